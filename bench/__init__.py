@@ -1,0 +1,1 @@
+"""provreg bench."""
