@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The main job, end to end, on the embedded default: a SQLite file and a local shard store.
+# Everything lands in demo-out/ (deleted and rebuilt on each run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=demo-out
+rm -rf "$OUT"
+mkdir -p "$OUT"
+export PROVREG_DATABASE_URL="sqlite:///$OUT/provreg.db"
+export PROVREG_STORE="$OUT/store"
+export PROVREG_ACTOR="demo"
+STDLIB=$(python -c 'import os, sysconfig; print(sysconfig.get_paths()["stdlib"])')
+PYVER=$(python -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+step() { printf '\n== %s\n' "$*"; }
+start=$(date +%s)
+
+step "initialise the registry ($PROVREG_DATABASE_URL)"
+provreg init
+
+step "contributors"
+provreg contributor add "Python Software Foundation" --kind organisation --contact psf@example.org
+provreg contributor add "provreg authors" --kind organisation --contact authors@example.org --payout-ref DEMO-ACCT-1
+provreg contributor add "Ada Example" --kind person --contact ada@example.org --payout-ref DEMO-ACCT-2
+
+step "sources"
+provreg source add python-stdlib \
+    --uri "https://github.com/python/cpython/tree/v$PYVER/Lib" --kind public-dataset \
+    --licence PSF-2.0 --contributor "Python Software Foundation=1" --terms per-mtok:2.00:EUR \
+    --collected-from 2023-12-04 --collected-to 2023-12-04 --jurisdiction US \
+    --tdm-checked --tdm-respected --consent not-required \
+    --description "The Python $PYVER standard library's own .py source files, read from $STDLIB."
+provreg source add provreg-notes \
+    --uri "file://demo/corpus" --kind user-contributed --licence CC0-1.0 \
+    --contributor "provreg authors=0.75" --contributor "Ada Example=0.25" --terms flat:50.00:EUR \
+    --collected-from 2026-11-22 --collected-to 2026-11-22 --jurisdiction EU \
+    --tdm-checked --tdm-respected --consent consented \
+    --description "Short texts about provenance written for the project, dedicated under CC0-1.0."
+provreg source list
+
+step "audit log"
+provreg audit verify
+
+printf '\ndemo finished in %ss; registry at %s\n' "$(( $(date +%s) - start ))" "$OUT/provreg.db"

@@ -1,0 +1,69 @@
+"""Domain errors: services raise these; the CLI prints one line, the API maps them to problem+json."""
+
+from __future__ import annotations
+
+
+class ProvregError(Exception):
+    """Base of every error a user can cause or fix; ``status`` is the HTTP status it maps to."""
+
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ProvregError):
+    status = 422
+    title = "Invalid input"
+
+
+class NotFound(ProvregError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ProvregError):
+    """The request contradicts what is registered (a duplicate name, other bytes for a known id)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class NotPermitted(ProvregError):
+    """Refused by policy: a licence, an opt-out, a revocation or a role forbids it."""
+
+    status = 403
+    title = "Not permitted"
+
+
+class PolicyViolation(NotPermitted):
+    """A manifest or run refused by the licence policy; carries every violation, not only the first."""
+
+    title = "Policy violation"
+
+    def __init__(self, detail: str, violations: list[str]) -> None:
+        super().__init__(detail + "".join(f"\n  - {v}" for v in violations))
+        self.violations = violations
+
+
+class IntegrityFailure(ProvregError):
+    """Stored bytes or records do not match what was registered (a hash mismatch, a broken chain)."""
+
+    status = 409
+    title = "Integrity failure"
+
+
+class TooLarge(ProvregError):
+    status = 413
+    title = "Content too large"
+
+
+class DatabaseUnavailable(ProvregError):
+    status = 503
+    title = "Database unavailable"
+
+
+class SchemaOutOfDate(DatabaseUnavailable):
+    title = "Database schema out of date"
