@@ -1,0 +1,46 @@
+"""Canonical JSON (RFC 8785, JCS) and the hashes built on it.
+
+A manifest's identity is the SHA-256 of its canonical bytes, so two programs
+that agree on the document agree on the hash, whatever their key order, float
+formatting or hash seed.
+"""
+
+import hashlib
+from typing import Any
+
+import rfc8785
+
+from manifests.errors import CanonicalisationError
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 encoding of ``obj``.
+
+    Accepts ``None``, ``bool``, ``int`` (within +/-(2**53 - 1)), finite ``float``,
+    ``str``, ``list``/``tuple`` and ``dict`` with ``str`` keys.
+
+    Raises:
+        CanonicalisationError: ``obj`` holds NaN or infinity, an integer outside
+            the IEEE 754 safe range, a non-string key, a lone surrogate, or an
+            unsupported type.
+    """
+    try:
+        return rfc8785.dumps(obj)
+    except rfc8785.CanonicalizationError as exc:
+        raise CanonicalisationError(f"cannot canonicalise value: {exc}") from exc
+    except RecursionError as exc:
+        raise CanonicalisationError("cannot canonicalise value: nested too deeply") from exc
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the lowercase hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(obj: Any) -> str:
+    """Return ``sha256_hex(canonical_json(obj))``: the hash of a JSON value.
+
+    Raises:
+        CanonicalisationError: as ``canonical_json``.
+    """
+    return sha256_hex(canonical_json(obj))
