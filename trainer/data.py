@@ -28,7 +28,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -67,11 +67,20 @@ class Cursor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cursor:
-        """Raises ValueError on unknown keys or negative positions."""
-        cursor = cls(**data)
-        if min(cursor.epoch, cursor.shard_pos, cursor.record, cursor.token) < 0:
-            raise ValueError(f"cursor positions must be >= 0: {data}")
-        return cursor
+        """Inverse of `to_dict`.
+
+        Raises:
+            ValueError: unknown or missing keys, or positions that are not ints >= 0.
+        """
+        names = {f.name for f in fields(cls)}
+        if set(data) - names or "order" not in data:
+            raise ValueError(f"cursor keys must be {sorted(names)}, got {sorted(data)}")
+        positions = [v for k, v in data.items() if k != "order"]
+        if not isinstance(data["order"], str) or any(
+            type(v) is not int or v < 0 for v in positions
+        ):
+            raise ValueError(f"cursor positions must be ints >= 0 and order a string: {data}")
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -240,6 +249,7 @@ class BatchStream:
             Prefetcher(load, slots, prefetch) if prefetch > 0 else _sync_loads(load, slots)
         )
         self._n_shards = len(ids)
+        self._closed = False
         self._current: _Loaded | None = None
         self._record = start.record
         self._doc: np.ndarray | None = None
@@ -255,10 +265,14 @@ class BatchStream:
         self.close()
 
     def close(self) -> None:
+        """End the stream: stop the prefetch thread; later `next` calls stop iteration."""
+        self._closed = True
         if isinstance(self._shards, Prefetcher):
             self._shards.close()
 
     def __next__(self) -> Batch:
+        if self._closed:
+            raise StopIteration
         need = self._rows * self._row_len
         buf = np.empty(need, dtype=np.int64)
         usage: dict[str, list[int]] = {}
