@@ -28,3 +28,7 @@ class LicenceExpressionError(ManifestError):
 
 class PolicyInputError(ManifestError):
     """Facts given to the licence policy are malformed (bad status, bad count...)."""
+
+
+class StampError(ManifestError):
+    """A weights file has no provenance stamp, or its stamp is malformed."""

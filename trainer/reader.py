@@ -1,0 +1,128 @@
+"""The verified shard reader (invariant 3).
+
+A shard reaches the model only after (1) the registry says it is active and
+(2) its bytes hash to its id. The bytes are read into memory once, hashed, and
+parsed from that same buffer, so what is parsed is exactly what was verified
+(no window for the file to change between check and use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trainer.errors import (
+    ShardFormatError,
+    ShardIntegrityError,
+    ShardMissingError,
+    ShardRevokedError,
+)
+
+ACTIVE = "active"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_STRING_TYPES = (pa.string(), pa.large_string())
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    """What the registry knows about a shard: its status and its ingest-time counts."""
+
+    shard_id: str
+    status: str  # "active" | "revoked"
+    records: int
+    tokens: int
+
+
+class ShardSource(Protocol):
+    """The registry, as the reader sees it (local DB or HTTP client)."""
+
+    def resolve(self, shard_id: str) -> ShardRef:
+        """The shard's registry entry; raises (e.g. ShardUnknownError) if unregistered."""
+        ...
+
+    def open_bytes(self, shard_id: str) -> bytes:
+        """The stored file's bytes; raises FileNotFoundError if the file is missing."""
+        ...
+
+
+@dataclass(frozen=True)
+class VerifiedShard:
+    """A shard's texts, in file order, from bytes that hashed to `shard_id`."""
+
+    shard_id: str
+    texts: list[str]
+
+
+def read_verified(source: ShardSource, shard_id: str) -> VerifiedShard:
+    """Resolve, check status, hash and parse one shard.
+
+    Raises:
+        ValueError: `shard_id` is not a lowercase hex SHA-256.
+        ShardRevokedError: the shard is not active.
+        ShardMissingError: the stored file is gone.
+        ShardIntegrityError: the bytes do not hash to `shard_id`.
+        ShardFormatError: not canonical Parquet (`id`, `text` strings, no nulls),
+            or its record/token counts differ from the registry's.
+    """
+    if _HEX64.fullmatch(shard_id) is None:
+        raise ValueError(f"not a lowercase hex SHA-256 shard id: {shard_id!r}")
+    ref = source.resolve(shard_id)
+    if ref.status != ACTIVE:
+        raise ShardRevokedError(f"shard {shard_id} is {ref.status}, not active; refusing to read")
+    try:
+        data = source.open_bytes(shard_id)
+    except FileNotFoundError as exc:
+        raise ShardMissingError(f"shard {shard_id} is registered but its file is missing") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != shard_id:
+        raise ShardIntegrityError(
+            f"shard {shard_id} failed verification: expected sha256 {shard_id}, got {actual}"
+        )
+    texts = _parse(shard_id, data)
+    _check_counts(ref, texts)
+    return VerifiedShard(shard_id=shard_id, texts=texts.to_pylist())
+
+
+def _parse(shard_id: str, data: bytes) -> pa.ChunkedArray:
+    """The `text` column of the canonical Parquet in `data` (parsed from that buffer)."""
+    try:
+        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)))
+    except (pa.ArrowException, OSError) as exc:
+        raise ShardFormatError(f"shard {shard_id} is not a readable Parquet file: {exc}") from exc
+    schema = table.schema
+    if schema.names != ["id", "text"] or any(t not in _STRING_TYPES for t in schema.types):
+        raise ShardFormatError(
+            f"shard {shard_id} has schema {schema.names} {[str(t) for t in schema.types]}; "
+            "expected exactly two string columns ['id', 'text']"
+        )
+    for name in ("id", "text"):
+        if table.column(name).null_count:
+            raise ShardFormatError(f"shard {shard_id} has null values in column {name!r}")
+    return table.column("text")
+
+
+def _check_counts(ref: ShardRef, texts: pa.ChunkedArray) -> None:
+    """The verified file must agree with the counts consumption is priced against."""
+    records = len(texts)
+    tokens = records + int(pc.sum(pc.binary_length(texts)).as_py() or 0)  # bytes + one EOT each
+    if (records, tokens) != (ref.records, ref.tokens):
+        raise ShardFormatError(
+            f"shard {ref.shard_id} holds {records} records / {tokens} tokens, "
+            f"but the registry recorded {ref.records} records / {ref.tokens} tokens"
+        )
+
+
+def verified_loader(source: ShardSource) -> Callable[[str], list[str]]:
+    """A `load(shard_id) -> texts` callable for `trainer.data.BatchStream`."""
+
+    def load(shard_id: str) -> list[str]:
+        return read_verified(source, shard_id).texts
+
+    return load

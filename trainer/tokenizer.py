@@ -1,0 +1,62 @@
+"""Byte-level tokenizer: one token per UTF-8 byte, plus an end-of-text token.
+
+Bytes need no vocabulary file, so the tokenizer is fully named by its
+`identity`, and the number of tokens of a record is known at ingest time
+(`count_tokens`) without running any model code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+EOT = 256
+VOCAB_SIZE = 257
+IDENTITY = "provreg.bytes/1"
+
+
+def count_tokens(text: str) -> int:
+    """Tokens one record contributes to the stream: its UTF-8 bytes plus the EOT.
+
+    This is the count the registry records per record at ingest, so it must
+    stay equal to `len(ByteTokenizer().encode(text))`.
+    """
+    return len(text.encode("utf-8")) + 1
+
+
+class ByteTokenizer:
+    """Token = byte value (0..255); EOT (256) closes each document."""
+
+    identity: str = IDENTITY
+    vocab_size: int = VOCAB_SIZE
+    eot: int = EOT
+
+    def encode(self, text: str, *, eot: bool = True) -> list[int]:
+        """Token ids of `text`; a document (eot=True) ends with EOT, a prompt does not."""
+        return self.encode_array(text, eot=eot).tolist()
+
+    def encode_array(self, text: str, *, eot: bool = True) -> np.ndarray:
+        """Like `encode`, as an int64 array (what the batcher packs)."""
+        raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        out = np.empty(raw.size + (1 if eot else 0), dtype=np.int64)
+        out[: raw.size] = raw
+        if eot:
+            out[-1] = EOT
+        return out
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of `ids`, skipping EOT; invalid UTF-8 becomes U+FFFD.
+
+        Raises:
+            ValueError: an id is outside 0..256.
+        """
+        data = bytearray()
+        for i in ids:
+            i = int(i)
+            if i == EOT:
+                continue
+            if not 0 <= i < 256:
+                raise ValueError(f"token id {i} is outside the byte vocabulary 0..{EOT}")
+            data.append(i)
+        return data.decode("utf-8", errors="replace")
