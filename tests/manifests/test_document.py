@@ -54,7 +54,7 @@ def make_document(**changes: Any) -> ManifestDocument:
     return ManifestDocument(**fields)
 
 
-EXPECTED_DICT = {
+EXPECTED_DICT: dict[str, Any] = {
     "schema": "provreg.manifest/1",
     "name": "demo-mix",
     "created_at": "2025-03-04T05:06:07Z",

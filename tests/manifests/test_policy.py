@@ -2,6 +2,7 @@
 
 import dataclasses
 import random
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ LICENCES = {
 }
 
 
-def source(name: str, licence: str = "MIT", **changes: object) -> SourceFacts:
+def source(name: str, licence: str = "MIT", **changes: Any) -> SourceFacts:
     base: dict[str, object] = {
         "name": name,
         "licence_expression": licence,
@@ -203,7 +204,7 @@ def test_invalid_stored_expression_is_a_violation() -> None:
         ({"contributor_count": 3}, "no-compensation-terms"),
     ],
 )
-def test_source_rules(changes: dict[str, object], code: str) -> None:
+def test_source_rules(changes: dict[str, Any], code: str) -> None:
     verdict = run([source("a", "MIT", **changes)], use="research")
     assert codes(verdict) == [(code, "a")]
 
@@ -291,7 +292,7 @@ def test_with_exception_evaluates_as_the_licence() -> None:
         ({"licence_expression": "LicenseRef-unknown"}, "unknown-licence"),
     ],
 )
-def test_waiver_lifts_uncertainty_and_withdrawal(changes: dict[str, object], code: str) -> None:
+def test_waiver_lifts_uncertainty_and_withdrawal(changes: dict[str, Any], code: str) -> None:
     sources = [source("a", **changes)]
     assert codes(run(sources)) == [(code, "a")]
     verdict = run(sources, waivers={"a": "legal reviewed 2025-01"})
@@ -416,7 +417,7 @@ def test_verdict_is_deterministic_whatever_the_input_order() -> None:
         {"licence_expression": 5},
     ],
 )
-def test_source_facts_reject_bad_values(changes: dict[str, object]) -> None:
+def test_source_facts_reject_bad_values(changes: dict[str, Any]) -> None:
     with pytest.raises(PolicyInputError):
         source("a", **changes)
 
@@ -427,7 +428,7 @@ def test_shard_and_licence_facts_reject_bad_values() -> None:
     with pytest.raises(PolicyInputError):
         shard(1, "a", "gone")
     with pytest.raises(PolicyInputError):
-        dataclasses.replace(LICENCES["MIT"], attribution="yes")
+        dataclasses.replace(LICENCES["MIT"], attribution="yes")  # type: ignore[arg-type]
 
 
 def test_mismatched_mapping_keys_raise() -> None:
