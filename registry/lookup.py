@@ -27,16 +27,22 @@ def resolve_prefix(
     if not _HEX.fullmatch(text) or len(text) > 64:
         raise InvalidInput(f"{what} id {prefix!r} is not a hex SHA-256 or a prefix of one")
     if len(text) < MIN_PREFIX:
-        raise InvalidInput(f"{what} id prefix {prefix!r} is too short: give at least {MIN_PREFIX} hex digits")
+        raise InvalidInput(
+            f"{what} id prefix {prefix!r} is too short: give at least {MIN_PREFIX} hex digits"
+        )
     if len(text) == 64:
         found = session.scalars(select(column).where(column == text)).first()
     else:
         # Range scan on the primary key index: ids are fixed-width lowercase hex.
         upper = text + "g"
-        matches = session.scalars(select(column).where(column >= text, column < upper).limit(2)).all()
+        matches = session.scalars(
+            select(column).where(column >= text, column < upper).limit(2)
+        ).all()
         if len(matches) > 1:
             count = session.scalar(select(func.count()).where(column >= text, column < upper))
-            raise InvalidInput(f"{what} id prefix {prefix!r} is ambiguous: it matches {count} {what}s")
+            raise InvalidInput(
+                f"{what} id prefix {prefix!r} is ambiguous: it matches {count} {what}s"
+            )
         found = matches[0] if matches else None
     if found is None:
         raise NotFound(f"unknown {what} {prefix!r}")

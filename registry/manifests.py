@@ -109,7 +109,9 @@ def dataset_row(session: Session, ref: str) -> Dataset:
     query = select(Dataset).where(Dataset.name == name)
     if version:
         query = query.where(Dataset.version == version)
-    row = session.scalars(query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(1)).first()
+    row = session.scalars(
+        query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(1)
+    ).first()
     if row is None:
         raise NotFound(f"unknown dataset {ref!r}")
     return row
@@ -123,7 +125,10 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 def _shards_by_id(session: Session, ids: Sequence[str]) -> list[_ShardRow]:
     rows: list[_ShardRow] = []
     for chunk in _chunks(ids):
-        rows += [_ShardRow(*r) for r in session.execute(select(*_SHARD_COLUMNS).where(Shard.id.in_(chunk)))]
+        rows += [
+            _ShardRow(*r)
+            for r in session.execute(select(*_SHARD_COLUMNS).where(Shard.id.in_(chunk)))
+        ]
     return rows
 
 
@@ -194,7 +199,9 @@ def policy_facts(session: Session, shards: Iterable[_ShardRow]) -> PolicyFacts:
         if row.status != "active":
             revoked.append(row)
         by_source.setdefault(row.source_id, row)
-    source_rows = {s.id: s for s in session.scalars(select(Source).where(Source.id.in_(list(by_source))))}
+    source_rows = {
+        s.id: s for s in session.scalars(select(Source).where(Source.id.in_(list(by_source))))
+    }
     counts = dict(
         session.execute(
             select(SourceContributor.source_id, func.count())
@@ -221,8 +228,13 @@ def policy_facts(session: Session, shards: Iterable[_ShardRow]) -> PolicyFacts:
         for s in source_rows.values()
     }
     reps = {r.id: r for r in [*by_source.values(), *revoked]}
-    facts = [ShardFacts(shard_id=r.id, source_name=source_rows[r.source_id].name, status=r.status) for r in reps.values()]
-    return PolicyFacts(shards=facts, sources=sources, licences=licence_facts(session), source_rows=source_rows)
+    facts = [
+        ShardFacts(shard_id=r.id, source_name=source_rows[r.source_id].name, status=r.status)
+        for r in reps.values()
+    ]
+    return PolicyFacts(
+        shards=facts, sources=sources, licences=licence_facts(session), source_rows=source_rows
+    )
 
 
 def _describe(v: Violation) -> str:
@@ -232,7 +244,9 @@ def _describe(v: Violation) -> str:
 def _raise_if_refused(verdict: PolicyVerdict, what: str) -> None:
     if not verdict.allowed:
         lines = [_describe(v) for v in verdict.violations]
-        raise PolicyViolation(f"{what} refused by the licence policy ({len(lines)} violations):", lines)
+        raise PolicyViolation(
+            f"{what} refused by the licence policy ({len(lines)} violations):", lines
+        )
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -288,7 +302,9 @@ def _document(
     )
 
 
-def create_manifest(session: Session, spec: ManifestIn, *, now: datetime | None = None) -> ManifestOut:
+def create_manifest(
+    session: Session, spec: ManifestIn, *, now: datetime | None = None
+) -> ManifestOut:
     """Gather the shards, check the policy, and freeze the manifest.
 
     Raises:
@@ -298,10 +314,14 @@ def create_manifest(session: Session, spec: ManifestIn, *, now: datetime | None 
         PolicyViolation: the policy refuses it; every violation is listed.
     """
     if spec.intended_use not in INTENDED_USES:
-        raise InvalidInput(f"unknown intended use {spec.intended_use!r}: expected one of {', '.join(INTENDED_USES)}")
+        raise InvalidInput(
+            f"unknown intended use {spec.intended_use!r}: expected one of {', '.join(INTENDED_USES)}"
+        )
     if not (spec.datasets or spec.shards):
         raise InvalidInput("a manifest needs at least one --dataset, --shard or --shards-from")
-    parent = resolve_prefix(session, Manifest.hash, spec.parent, "manifest") if spec.parent else None
+    parent = (
+        resolve_prefix(session, Manifest.hash, spec.parent, "manifest") if spec.parent else None
+    )
     existing = session.scalars(select(Manifest).where(Manifest.name == spec.name)).first()
     if existing is not None:
         raise Conflict(f"manifest name {spec.name!r} is taken by manifest {existing.hash}")
@@ -343,7 +363,12 @@ def create_manifest(session: Session, spec: ManifestIn, *, now: datetime | None 
         "manifest.create",
         "manifest",
         digest,
-        {"name": spec.name, "merkle_root": document.merkle_root, "shards": len(ids), "waivers": spec.waivers},
+        {
+            "name": spec.name,
+            "merkle_root": document.merkle_root,
+            "shards": len(ids),
+            "waivers": spec.waivers,
+        },
     )
     return _out(row)
 
@@ -394,7 +419,9 @@ def get_manifest(session: Session, ref: str) -> ManifestOut:
     return _out(manifest_row(session, ref))
 
 
-def list_manifests(session: Session, *, after: str | None = None, limit: int | None = None) -> list[ManifestOut]:
+def list_manifests(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[ManifestOut]:
     """Manifests by hash; ``after`` is a keyset cursor (the last hash of the previous page)."""
     query = select(Manifest).order_by(Manifest.hash)
     if after:
@@ -469,24 +496,43 @@ def verify_manifest(session: Session, ref: str) -> VerifyReport:
     try:
         document = ManifestDocument.from_dict(json.loads(row.document))
     except (DocumentError, ValueError) as exc:
-        return VerifyReport(hash=row.hash, ok=False, problems=[f"stored document is malformed: {exc}"])
+        return VerifyReport(
+            hash=row.hash, ok=False, problems=[f"stored document is malformed: {exc}"]
+        )
     if document.hash != row.hash:
         problems.append(f"document hashes to {document.hash}, not {row.hash}")
     ids = shard_ids(session, row.hash)
     root = merkle_root(ids)
     if root != document.merkle_root:
-        problems.append(f"stored shards have Merkle root {root}, the document says {document.merkle_root}")
+        problems.append(
+            f"stored shards have Merkle root {root}, the document says {document.merkle_root}"
+        )
     totals = session.execute(
-        select(func.count(), func.coalesce(func.sum(Shard.bytes), 0), func.coalesce(func.sum(Shard.records), 0),
-               func.coalesce(func.sum(Shard.tokens), 0))
+        select(
+            func.count(),
+            func.coalesce(func.sum(Shard.bytes), 0),
+            func.coalesce(func.sum(Shard.records), 0),
+            func.coalesce(func.sum(Shard.tokens), 0),
+        )
         .join(ManifestShard, ManifestShard.shard_id == Shard.id)
         .where(ManifestShard.manifest_hash == row.hash)
     ).one()
-    expected = (document.shard_count, document.total_bytes, document.total_records, document.total_tokens)
+    expected = (
+        document.shard_count,
+        document.total_bytes,
+        document.total_records,
+        document.total_tokens,
+    )
     if tuple(int(t) for t in totals) != expected:
         problems.append(f"stored shards total {tuple(totals)}, the document says {expected}")
     columns = (row.name, row.intended_use, row.parent_hash, row.merkle_root, row.shard_count)
-    if columns != (document.name, document.intended_use, document.parent, document.merkle_root, document.shard_count):
+    if columns != (
+        document.name,
+        document.intended_use,
+        document.parent,
+        document.merkle_root,
+        document.shard_count,
+    ):
         problems.append("the manifest's columns disagree with its document")
     return VerifyReport(hash=row.hash, ok=not problems, problems=problems)
 
@@ -499,7 +545,9 @@ def current_verdict(session: Session, ref: str) -> PolicyVerdict:
     row = manifest_row(session, ref)
     document = json.loads(row.document)
     query = select(*_SHARD_COLUMNS).join(ManifestShard, ManifestShard.shard_id == Shard.id)
-    shards = [_ShardRow(*r) for r in session.execute(query.where(ManifestShard.manifest_hash == row.hash))]
+    shards = [
+        _ShardRow(*r) for r in session.execute(query.where(ManifestShard.manifest_hash == row.hash))
+    ]
     facts = policy_facts(session, shards)
     waivers = {w["source"]: w["reason"] for w in document["waivers"]}
     return evaluate_policy(

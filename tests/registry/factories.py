@@ -1,0 +1,65 @@
+"""Small builders for registry rows that tests need but whose own commands are tested elsewhere."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import contributors, sources
+from registry.models import Contributor, Dataset, DatasetShard, Shard, Source
+
+
+def fake_id(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def source(
+    session: Session,
+    name: str,
+    *,
+    licence: str = "MIT",
+    kind: str = "public-dataset",
+    consent: str = "not-required",
+    contributor: str | None = None,
+    terms: str | None = "none",
+) -> Source:
+    members = []
+    if contributor:
+        if session.scalars(select(Contributor).where(Contributor.name == contributor)).first() is None:
+            contributors.add_contributor(session, name=contributor)
+        members = [sources.ShareIn(contributor=contributor, share=Decimal(1))]
+    sources.add_source(
+        session,
+        sources.SourceIn(
+            name=name,
+            uri=f"https://example.org/{name}",
+            kind=kind,
+            licence=licence,
+            consent_status=consent,
+            contributors=members,
+            terms=sources.parse_terms(terms) if terms else None,
+        ),
+    )
+    return sources.source_row(session, name)
+
+
+def shards(session: Session, src: Source, dataset: str, n: int, *, version: str = "1") -> list[str]:
+    """Register ``n`` shard rows (no files) in ``dataset@version`` for ``src``."""
+    ds = session.scalars(select(Dataset).where(Dataset.name == dataset, Dataset.version == version)).first()
+    if ds is None:
+        ds = Dataset(name=dataset, version=version)
+        session.add(ds)
+        session.flush()
+    ids = []
+    for i in range(n):
+        sid = fake_id(f"{src.name}/{dataset}/{version}/{i}")
+        session.add(Shard(id=sid, source_id=src.id, bytes=1000 + i, records=10 + i, tokens=2000 + i,
+                          format="parquet", store_uri=f"memory://{sid}"))
+        ids.append(sid)
+    session.flush()
+    session.add_all(DatasetShard(dataset_id=ds.id, shard_id=sid) for sid in ids)
+    session.flush()
+    return ids
