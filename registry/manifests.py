@@ -8,13 +8,13 @@ updates or deletes a manifest (and the database refuses it too).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from manifests.document import (
@@ -41,7 +41,6 @@ from registry.lookup import resolve_prefix
 from registry.models import (
     CompensationTerms,
     Dataset,
-    DatasetShard,
     Licence,
     Manifest,
     ManifestShard,
@@ -84,19 +83,56 @@ class ManifestOut(BaseModel):
     document: dict[str, Any]
 
 
-class _ShardRow(NamedTuple):
-    id: str
-    source_id: int
+@dataclass(frozen=True)
+class _SourceShare:
+    """One source's part of a selection, aggregated in the database."""
+
+    shards: int
     bytes: int
     records: int
     tokens: int
-    status: str
+    representative: str  # any one of its shard ids
 
 
-_SHARD_COLUMNS = (Shard.id, Shard.source_id, Shard.bytes, Shard.records, Shard.tokens, Shard.status)
+@dataclass(frozen=True)
+class _Selection:
+    """A set of shards held in the temporary table ``provreg_selection``, summarised."""
+
+    by_source: dict[int, _SourceShare]
+    revoked: list[tuple[str, int]]  # (shard id, source id)
+
+    @property
+    def count(self) -> int:
+        return sum(p.shards for p in self.by_source.values())
 
 
 # --- gathering the shards ---------------------------------------------------------------------
+#
+# A manifest can hold millions of shards, so the selection stays in the database: a temporary
+# table of ids, filled by INSERT ... SELECT, summarised by GROUP BY, and copied into
+# manifest_shards by INSERT ... SELECT. Python only reads the sorted ids, for the Merkle root.
+
+_SELECTION = "provreg_selection"
+
+
+def _open_selection(session: Session) -> Connection:
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_SELECTION} (id VARCHAR(64) PRIMARY KEY) ON COMMIT DROP"
+        )
+    else:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_SELECTION} (id VARCHAR(64) PRIMARY KEY)"
+        )
+    conn.exec_driver_sql(f"DELETE FROM {_SELECTION}")
+    return conn
+
+
+def _add_to_selection(conn: Connection, select_sql: str, params: dict[str, Any]) -> None:
+    verb = "INSERT OR IGNORE INTO" if conn.dialect.name == "sqlite" else "INSERT INTO"
+    tail = " ON CONFLICT DO NOTHING" if conn.dialect.name == "postgresql" else ""
+    conn.execute(text(f"{verb} {_SELECTION} (id) {select_sql}{tail}"), params)
 
 
 def dataset_row(session: Session, ref: str) -> Dataset:
@@ -117,42 +153,67 @@ def dataset_row(session: Session, ref: str) -> Dataset:
     return row
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+def _existing_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        found.update(session.scalars(select(Shard.id).where(Shard.id.in_(ids[i : i + _CHUNK]))))
+    return found
 
 
-def _shards_by_id(session: Session, ids: Sequence[str]) -> list[_ShardRow]:
-    rows: list[_ShardRow] = []
-    for chunk in _chunks(ids):
-        rows += [
-            _ShardRow(*r)
-            for r in session.execute(select(*_SHARD_COLUMNS).where(Shard.id.in_(chunk)))
-        ]
-    return rows
-
-
-def _gather(session: Session, spec: ManifestIn) -> dict[str, _ShardRow]:
-    chosen: dict[str, _ShardRow] = {}
-    for ref in spec.datasets:
-        ds = dataset_row(session, ref)
-        query = select(*_SHARD_COLUMNS).join(DatasetShard, DatasetShard.shard_id == Shard.id)
-        for r in session.execute(query.where(DatasetShard.dataset_id == ds.id)):
-            chosen[r[0]] = _ShardRow(*r)
-    full = [s for s in spec.shards if len(s) == 64]
-    found = {r.id: r for r in _shards_by_id(session, sorted(set(full)))}
-    missing = sorted(set(full) - set(found))
+def _select(session: Session, spec: ManifestIn) -> Connection:
+    """Fill the selection table from the spec's datasets, shards and exclusions."""
+    datasets = [dataset_row(session, ref).id for ref in spec.datasets]
+    explicit = {s for s in spec.shards if len(s) == 64}
+    missing = sorted(explicit - _existing_ids(session, sorted(explicit)))
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise NotFound(f"unknown shard {missing[0]}{more}")
-    chosen.update(found)
-    for prefix in (s for s in spec.shards if len(s) != 64):
-        shard_id = resolve_prefix(session, Shard.id, prefix, "shard")
-        chosen.update({r.id: r for r in _shards_by_id(session, [shard_id])})
-    if spec.exclude_sources:
-        excluded = {_source_id(session, name) for name in spec.exclude_sources}
-        chosen = {k: v for k, v in chosen.items() if v.source_id not in excluded}
-    return chosen
+    explicit |= {resolve_prefix(session, Shard.id, p, "shard") for p in spec.shards if len(p) != 64}
+    excluded = [_source_id(session, name) for name in spec.exclude_sources]
+
+    conn = _open_selection(session)
+    for dataset_id in datasets:
+        _add_to_selection(
+            conn, "SELECT shard_id FROM dataset_shards WHERE dataset_id = :d", {"d": dataset_id}
+        )
+    if explicit:
+        verb = "INSERT OR IGNORE INTO" if conn.dialect.name == "sqlite" else "INSERT INTO"
+        tail = " ON CONFLICT DO NOTHING" if conn.dialect.name == "postgresql" else ""
+        conn.execute(
+            text(f"{verb} {_SELECTION} (id) VALUES (:id){tail}"),
+            [{"id": s} for s in sorted(explicit)],
+        )
+    if excluded:
+        conn.execute(
+            text(
+                f"DELETE FROM {_SELECTION} WHERE id IN (SELECT id FROM shards WHERE source_id IN :sources)"
+            ).bindparams(bindparam("sources", expanding=True)),
+            {"sources": excluded},
+        )
+    return conn
+
+
+def _summarise(conn: Connection) -> _Selection:
+    by_source = {
+        int(r[0]): _SourceShare(int(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]))
+        for r in conn.exec_driver_sql(
+            f"SELECT s.source_id, count(*), sum(s.bytes), sum(s.records), sum(s.tokens), min(s.id) "
+            f"FROM {_SELECTION} AS sel JOIN shards AS s ON s.id = sel.id GROUP BY s.source_id"
+        )
+    }
+    revoked = [
+        (str(r[0]), int(r[1]))
+        for r in conn.exec_driver_sql(
+            f"SELECT s.id, s.source_id FROM {_SELECTION} AS sel JOIN shards AS s ON s.id = sel.id "
+            "WHERE s.status <> 'active' ORDER BY s.id"
+        )
+    ]
+    return _Selection(by_source=by_source, revoked=revoked)
+
+
+def _selected_ids(conn: Connection) -> list[str]:
+    """The selection's ids, ascending: the primary key's order, so no sort in Python."""
+    return [r[0] for r in conn.exec_driver_sql(f"SELECT id FROM {_SELECTION} ORDER BY id")]
 
 
 def _source_id(session: Session, name: str) -> int:
@@ -190,29 +251,22 @@ def licence_facts(session: Session) -> dict[str, LicenceFacts]:
     }
 
 
-def policy_facts(session: Session, shards: Iterable[_ShardRow]) -> PolicyFacts:
+def policy_facts(session: Session, selection: _Selection) -> PolicyFacts:
     """Facts for the policy. Active shards of one source are interchangeable to it (it judges
     them by source), so one stands for all of them; every revoked shard is passed on its own."""
-    by_source: dict[int, _ShardRow] = {}
-    revoked: list[_ShardRow] = []
-    for row in shards:
-        if row.status != "active":
-            revoked.append(row)
-        by_source.setdefault(row.source_id, row)
-    source_rows = {
-        s.id: s for s in session.scalars(select(Source).where(Source.id.in_(list(by_source))))
-    }
+    ids = list(selection.by_source)
+    source_rows = {s.id: s for s in session.scalars(select(Source).where(Source.id.in_(ids)))}
     counts = dict(
         session.execute(
             select(SourceContributor.source_id, func.count())
-            .where(SourceContributor.source_id.in_(list(by_source)))
+            .where(SourceContributor.source_id.in_(ids))
             .group_by(SourceContributor.source_id)
         ).all()
     )
     terms = dict(
         session.execute(
             select(CompensationTerms.source_id, CompensationTerms.model).where(
-                CompensationTerms.source_id.in_(list(by_source))
+                CompensationTerms.source_id.in_(ids)
             )
         ).all()
     )
@@ -227,13 +281,22 @@ def policy_facts(session: Session, shards: Iterable[_ShardRow]) -> PolicyFacts:
         )
         for s in source_rows.values()
     }
-    reps = {r.id: r for r in [*by_source.values(), *revoked]}
-    facts = [
-        ShardFacts(shard_id=r.id, source_name=source_rows[r.source_id].name, status=r.status)
-        for r in reps.values()
+    revoked = {shard_id for shard_id, _ in selection.revoked}
+    shards = [
+        ShardFacts(
+            shard_id=p.representative,
+            source_name=source_rows[sid].name,
+            status="revoked" if p.representative in revoked else "active",
+        )
+        for sid, p in selection.by_source.items()
+    ]
+    shards += [
+        ShardFacts(shard_id=shard_id, source_name=source_rows[sid].name, status="revoked")
+        for shard_id, sid in selection.revoked
+        if shard_id not in {f.shard_id for f in shards}
     ]
     return PolicyFacts(
-        shards=facts, sources=sources, licences=licence_facts(session), source_rows=source_rows
+        shards=shards, sources=sources, licences=licence_facts(session), source_rows=source_rows
     )
 
 
@@ -254,23 +317,16 @@ def _raise_if_refused(verdict: PolicyVerdict, what: str) -> None:
 
 def _document(
     spec: ManifestIn,
-    shards: dict[str, _ShardRow],
+    selection: _Selection,
     facts: PolicyFacts,
     verdict: PolicyVerdict,
     parent: str | None,
     root: str,
     now: datetime,
 ) -> ManifestDocument:
-    per_source: dict[int, list[int]] = {}
-    for row in shards.values():
-        agg = per_source.setdefault(row.source_id, [0, 0, 0, 0])
-        agg[0] += 1
-        agg[1] += row.bytes
-        agg[2] += row.records
-        agg[3] += row.tokens
     sources = []
     by_expression: dict[str, set[str]] = {}
-    for source_id, (n, nbytes, records, tokens) in per_source.items():
+    for source_id, part in selection.by_source.items():
         src = facts.source_rows[source_id]
         obligations = tuple(verdict.obligations.get(src.name, ()))
         by_expression.setdefault(src.licence_expression, set()).update(obligations)
@@ -279,10 +335,10 @@ def _document(
                 name=src.name,
                 kind=src.kind,
                 licence=src.licence_expression,
-                shards=n,
-                bytes=nbytes,
-                records=records,
-                tokens=tokens,
+                shards=part.shards,
+                bytes=part.bytes,
+                records=part.records,
+                tokens=part.tokens,
                 obligations=obligations,
             )
         )
@@ -292,7 +348,7 @@ def _document(
         intended_use=spec.intended_use,
         parent=parent,
         merkle_root=root,
-        shard_count=len(shards),
+        shard_count=selection.count,
         total_bytes=sum(s.bytes for s in sources),
         total_records=sum(s.records for s in sources),
         total_tokens=sum(s.tokens for s in sources),
@@ -325,11 +381,12 @@ def create_manifest(
     existing = session.scalars(select(Manifest).where(Manifest.name == spec.name)).first()
     if existing is not None:
         raise Conflict(f"manifest name {spec.name!r} is taken by manifest {existing.hash}")
-    shards = _gather(session, spec)
-    if not shards:
+    conn = _select(session, spec)
+    selection = _summarise(conn)
+    if not selection.count:
         raise InvalidInput("the selection holds no shards (after exclusions)")
 
-    facts = policy_facts(session, shards.values())
+    facts = policy_facts(session, selection)
     verdict = evaluate_policy(
         shards=facts.shards,
         sources=facts.sources,
@@ -338,8 +395,8 @@ def create_manifest(
         waivers=spec.waivers,
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
-    ids = sorted(shards)
-    document = _document(spec, shards, facts, verdict, parent, merkle_root(ids), now or utcnow())
+    root = merkle_root(_selected_ids(conn))
+    document = _document(spec, selection, facts, verdict, parent, root, now or utcnow())
     digest = document.hash
     if session.get(Manifest, digest) is not None:
         raise Conflict(f"manifest {digest} already exists")
@@ -357,7 +414,12 @@ def create_manifest(
     )
     session.add(row)
     session.flush()
-    _insert_members(session, digest, ids)
+    conn.execute(
+        text(
+            f"INSERT INTO manifest_shards (manifest_hash, shard_id) SELECT :h, id FROM {_SELECTION}"
+        ),
+        {"h": digest},
+    )
     audit.record(
         session,
         "manifest.create",
@@ -366,23 +428,11 @@ def create_manifest(
         {
             "name": spec.name,
             "merkle_root": document.merkle_root,
-            "shards": len(ids),
+            "shards": document.shard_count,
             "waivers": spec.waivers,
         },
     )
     return _out(row)
-
-
-def _insert_members(session: Session, digest: str, ids: Sequence[str]) -> None:
-    # The DBAPI's executemany on plain tuples: a million rows is the hot path of this command.
-    table = ManifestShard.__table__
-    conn = session.connection()
-    paramstyle = conn.dialect.paramstyle
-    marks = "?, ?" if paramstyle == "qmark" else "%s, %s"
-    sql = f"INSERT INTO {table.name} (manifest_hash, shard_id) VALUES ({marks})"
-    batch = 50_000
-    for i in range(0, len(ids), batch):
-        conn.exec_driver_sql(sql, [(digest, s) for s in ids[i : i + batch]])
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -544,11 +594,11 @@ def current_verdict(session: Session, ref: str) -> PolicyVerdict:
     """
     row = manifest_row(session, ref)
     document = json.loads(row.document)
-    query = select(*_SHARD_COLUMNS).join(ManifestShard, ManifestShard.shard_id == Shard.id)
-    shards = [
-        _ShardRow(*r) for r in session.execute(query.where(ManifestShard.manifest_hash == row.hash))
-    ]
-    facts = policy_facts(session, shards)
+    conn = _open_selection(session)
+    _add_to_selection(
+        conn, "SELECT shard_id FROM manifest_shards WHERE manifest_hash = :h", {"h": row.hash}
+    )
+    facts = policy_facts(session, _summarise(conn))
     waivers = {w["source"]: w["reason"] for w in document["waivers"]}
     return evaluate_policy(
         shards=facts.shards,
