@@ -150,6 +150,7 @@ def _tokens_by_source(session: Session, *where: Any) -> dict[int, int]:
     """Tokens consumed per source: one GROUP BY in the database, not a million rows in Python."""
     query = (
         select(Shard.source_id, func.sum(Consumption.tokens))
+        .select_from(Consumption)
         .join(Shard, Shard.id == Consumption.shard_id)
         .where(*where)
         .group_by(Shard.source_id)
@@ -184,6 +185,7 @@ def _first_flat_runs(
     for chunk in _chunks(sorted(source_ids)):
         query = (
             select(Shard.source_id, TrainingRun.id, TrainingRun.finished_at)
+            .select_from(Consumption)
             .join(Shard, Shard.id == Consumption.shard_id)
             .join(TrainingRun, TrainingRun.id == Consumption.run_id)
             .where(

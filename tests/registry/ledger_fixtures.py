@@ -25,7 +25,10 @@ def digest(text: str) -> str:
 def source(session: Session, name: str, terms: str | None, shares: dict[str, str]) -> int:
     """A source with ``terms`` ('per-mtok:1.50:EUR', 'none', ...) and contributors' shares."""
     for person in shares:
-        if session.scalars(select(Contributor.id).where(Contributor.name == person)).first() is None:
+        if (
+            session.scalars(select(Contributor.id).where(Contributor.name == person)).first()
+            is None
+        ):
             contributors.add_contributor(session, name=person)
     spec = sources.SourceIn(
         name=name,
@@ -43,8 +46,15 @@ def shards(session: Session, source_id: int, n: int = 1) -> list[str]:
     session.execute(
         insert(Shard),
         [
-            {"id": i, "source_id": source_id, "bytes": 1, "records": 1, "tokens": 1,
-             "format": "jsonl", "store_uri": f"store/{i}"}
+            {
+                "id": i,
+                "source_id": source_id,
+                "bytes": 1,
+                "records": 1,
+                "tokens": 1,
+                "format": "jsonl",
+                "store_uri": f"store/{i}",
+            }
             for i in ids
         ],
     )
@@ -55,12 +65,24 @@ def manifest(session: Session, name: str, shard_ids: list[str]) -> str:
     h = digest(f"manifest:{name}")
     session.execute(
         insert(Manifest),
-        [{"hash": h, "name": name, "intended_use": "research", "merkle_root": digest(name),
-          "shard_count": len(shard_ids), "total_bytes": 0, "total_records": 0, "total_tokens": 0,
-          "document": "{}"}],
+        [
+            {
+                "hash": h,
+                "name": name,
+                "intended_use": "research",
+                "merkle_root": digest(name),
+                "shard_count": len(shard_ids),
+                "total_bytes": 0,
+                "total_records": 0,
+                "total_tokens": 0,
+                "document": "{}",
+            }
+        ],
     )
     if shard_ids:
-        session.execute(insert(ManifestShard), [{"manifest_hash": h, "shard_id": s} for s in shard_ids])
+        session.execute(
+            insert(ManifestShard), [{"manifest_hash": h, "shard_id": s} for s in shard_ids]
+        )
     return h
 
 
@@ -79,12 +101,26 @@ def run(
         finished = T0 + timedelta(minutes=finished_minutes)
     session.execute(
         insert(TrainingRun),
-        [{"id": run_id, "manifest_hash": manifest_hash, "status": status, "config": "{}", "seed": 0,
-          "tokenizer": "bytes", "code_version": "test", "started_at": T0, "finished_at": finished}],
+        [
+            {
+                "id": run_id,
+                "manifest_hash": manifest_hash,
+                "status": status,
+                "config": "{}",
+                "seed": 0,
+                "tokenizer": "bytes",
+                "code_version": "test",
+                "started_at": T0,
+                "finished_at": finished,
+            }
+        ],
     )
     if consumed:
         session.execute(
             insert(Consumption),
-            [{"run_id": run_id, "shard_id": s, "tokens": t, "records": 1} for s, t in consumed.items()],
+            [
+                {"run_id": run_id, "shard_id": s, "tokens": t, "records": 1}
+                for s, t in consumed.items()
+            ],
         )
     return run_id

@@ -72,7 +72,9 @@ weights_st = st.lists(
 
 
 @given(total=st.integers(min_value=0, max_value=10**18), weights=weights_st)
-def test_every_split_sums_exactly_and_each_part_is_within_one_unit(total: int, weights: list) -> None:  # type: ignore[type-arg]
+def test_every_split_sums_exactly_and_each_part_is_within_one_unit(
+    total: int, weights: list
+) -> None:  # type: ignore[type-arg]
     parts = allocate(total, weights)
     assert sum(parts) == total
     assert len(parts) == len(weights)
