@@ -62,6 +62,7 @@ from registry.types import utcnow
 # Bound parameter lists: SQLite allows 32,766 variables per statement.
 _CHUNK = 5_000
 _T = TypeVar("_T")
+_LEDGER = LedgerEntry.metadata.tables["ledger_entries"]  # Core table: bulk inserts skip the ORM
 
 
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
@@ -224,7 +225,7 @@ def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     try:
-        session.execute(insert(LedgerEntry.__table__), rows)
+        session.execute(insert(_LEDGER), rows)
     except IntegrityError as exc:
         raise Conflict(
             "ledger entries with these keys were written concurrently; nothing was written, retry"
@@ -564,9 +565,7 @@ def _reversal_row(session: Session, entry_id: int, reason: str) -> dict[str, Any
 
 def _append(session: Session, row: dict[str, Any]) -> LedgerEntryOut:
     try:
-        new_id = session.execute(
-            insert(LedgerEntry.__table__).returning(LedgerEntry.id), row
-        ).scalar_one()
+        new_id = session.execute(insert(_LEDGER).returning(LedgerEntry.id), row).scalar_one()
     except IntegrityError as exc:
         raise Conflict(f"ledger entry {row['key']!r} already exists") from exc
     return get_entry(session, new_id)
