@@ -262,7 +262,11 @@ class Consumption(Base):
     """Tokens and records of one shard that one run actually fed to the optimizer."""
 
     __tablename__ = "consumption"
-    __table_args__ = (Index("ix_consumption_shard", "shard_id"),)
+    __table_args__ = (
+        Index("ix_consumption_shard", "shard_id"),
+        # Covering index: settling sums a run's tokens without touching the table rows.
+        Index("ix_consumption_run_cover", "run_id", "shard_id", "tokens", "records"),
+    )
 
     run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), primary_key=True)
     shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)

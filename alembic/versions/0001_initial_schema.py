@@ -288,6 +288,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "shard_id", name=op.f("pk_consumption")),
     )
     op.create_index("ix_consumption_shard", "consumption", ["shard_id"], unique=False)
+    op.create_index(
+        "ix_consumption_run_cover", "consumption", ["run_id", "shard_id", "tokens", "records"], unique=False
+    )
 
     op.create_table(
         "dataset_shards",
