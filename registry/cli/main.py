@@ -12,7 +12,10 @@ from typer.core import TyperGroup
 from registry import licences, migrate
 from registry.cli import audit as audit_cmds
 from registry.cli import contributors as contributor_cmds
+from registry.cli import datasets as dataset_cmds
+from registry.cli import ingest as ingest_cmds
 from registry.cli import licences as licence_cmds
+from registry.cli import shards as shard_cmds
 from registry.cli import sources as source_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
@@ -42,6 +45,9 @@ app.add_typer(licence_cmds.app, name="licence")
 app.add_typer(contributor_cmds.app, name="contributor")
 app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
+app.command("ingest")(ingest_cmds.ingest)
+app.add_typer(shard_cmds.app, name="shard")
+app.add_typer(dataset_cmds.app, name="dataset")
 
 
 @app.command("init")
