@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from registry import audit
@@ -90,7 +90,7 @@ def shard_out(row: Shard, source_name: str) -> ShardOut:
 
 
 def _totals(session: Session, dataset_ids: list[int]) -> dict[int, tuple[int, int, int, int, int]]:
-    revoked = func.sum(func.cast(Shard.status == "revoked", Shard.records.type))
+    revoked = func.sum(case((Shard.status == "revoked", 1), else_=0))
     rows = session.execute(
         select(
             DatasetShard.dataset_id,
