@@ -15,7 +15,9 @@ shard names; ``provreg shard verify --all`` lists them and ``--gc`` removes them
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -140,6 +142,55 @@ def _noop(_: int) -> None:
     return None
 
 
+def prefetch(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
+    """Read ahead in a background thread, so parsing the input overlaps compressing shards.
+
+    Order is kept (a bounded queue, one producer); at most ``depth`` batches wait, so memory
+    stays bounded. An error in the reader is raised here; stopping early (an error or Ctrl-C in
+    the consumer) stops the reader too.
+    """
+    done = object()
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=run, name="provreg-ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 def _ingest(
     session: Session,
     store: ShardStore,
@@ -161,7 +212,7 @@ def _ingest(
 
         writer = ShardWriter(staging, keep, shard_bytes=shard_size)
         try:
-            for batch in texts:
+            for batch in prefetch(texts):
                 writer.write(batch)
             writer.close()
         except BaseException:

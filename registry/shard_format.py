@@ -32,7 +32,7 @@ DEFAULT_SHARD_BYTES = 64 * 1024 * 1024
 WRITER_OPTIONS: dict[str, Any] = {
     "version": "2.6",
     "compression": "zstd",
-    "compression_level": 3,
+    "compression_level": 1,
     "use_dictionary": False,
     "write_statistics": False,
     "store_schema": False,
@@ -80,8 +80,11 @@ def ids_for(texts: pa.Array) -> pa.Array:
     data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
     sha = hashlib.sha256
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
-    return pa.array(
-        [sha(data[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)], pa.string()
+    hexed = "".join([sha(data[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)])
+    # fixed-width values: build the array from its buffers (pa.array would import pandas)
+    id_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(id_offsets), pa.py_buffer(hexed.encode("ascii"))
     )
 
 
@@ -165,7 +168,7 @@ class ShardWriter:
         import pyarrow.compute as pc
 
         while len(texts):
-            lengths = pc.binary_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+            lengths = pc.binary_length(texts).to_numpy(zero_copy_only=True).astype(np.int64)
             used = self._shard_text_bytes + self._pending_bytes
             # the record that reaches a limit is the last of its row group / shard
             cum = np.cumsum(lengths)
@@ -212,7 +215,7 @@ class ShardWriter:
             self._file = open(self._path, "wb")  # noqa: SIM115 - closed in _finish_shard/abort
             self._hasher = _HashingFile(self._file)
             self._writer = pq.ParquetWriter(self._hasher, schema(), **WRITER_OPTIONS)
-        table = pa.table({"id": ids_for(texts), "text": texts.cast(pa.string())}, schema=schema())
+        table = pa.Table.from_arrays([ids_for(texts), texts.cast(pa.string())], schema=schema())
         self._writer.write_table(table, row_group_size=len(table))
         self._records += len(table)
         from registry.tokens_count import count_tokens_array
