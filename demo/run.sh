@@ -38,6 +38,26 @@ provreg source add provreg-notes \
     --description "Short texts about provenance written for the project, dedicated under CC0-1.0."
 provreg source list
 
+step "ingest: the Python standard library's own source (a document per .py file)"
+# top-level modules and a few packages: about 6 MB of real PSF-2.0 text
+provreg ingest "$STDLIB"/*.py "$STDLIB"/json/*.py "$STDLIB"/email/*.py "$STDLIB"/asyncio/*.py \
+    "$STDLIB"/importlib/*.py "$STDLIB"/collections/*.py \
+    --format text --source python-stdlib --dataset python-stdlib@1 --shard-size 1MiB
+
+step "ingest: the project's CC0 notes (a document per file)"
+provreg ingest demo/corpus/*.txt --format text --source provreg-notes --dataset provreg-notes@1
+
+step "re-ingest the same notes: adds nothing"
+provreg ingest demo/corpus/*.txt --format text --source provreg-notes --dataset provreg-notes@1
+
+step "datasets"
+provreg dataset list
+provreg dataset show provreg-notes@1
+provreg dataset stats python-stdlib@1
+
+step "verify every stored shard against its id"
+provreg shard verify --all
+
 step "audit log"
 provreg audit verify
 

@@ -1,49 +1,60 @@
-"""Name things by unique hex prefix: any 8+ hex digits that match exactly one id."""
+"""Naming things by a prefix of their hash, as git does: any unique prefix of 8+ hex characters."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from registry.errors import InvalidInput, NotFound
 
 MIN_PREFIX = 8
-_HEX = re.compile(r"[0-9a-f]+")
+_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 def resolve_prefix(
-    session: Session, column: InstrumentedAttribute[Any], prefix: str, what: str
+    session: Session,
+    column: InstrumentedAttribute[str],
+    prefix: str,
+    what: str = "shard",
 ) -> str:
-    """The one full id in ``column`` that starts with ``prefix``.
+    """The one value of ``column`` (a hex hash column) that starts with ``prefix``.
+
+    A full 64-character value is looked up exactly; case is ignored.
 
     Raises:
-        InvalidInput: not lowercase hex, shorter than 8 digits, or ambiguous.
-        NotFound: nothing matches.
+        InvalidInput: not hex, or shorter than 8 characters.
+        NotFound: nothing starts with it.
+        InvalidInput: several values start with it (the message says how many, and some).
     """
-    text = prefix.strip().lower()
-    if not _HEX.fullmatch(text) or len(text) > 64:
-        raise InvalidInput(f"{what} id {prefix!r} is not a hex SHA-256 or a prefix of one")
-    if len(text) < MIN_PREFIX:
+    value = prefix.strip().lower()
+    if not _HEX.match(value) or len(value) > 64:
+        raise InvalidInput(f"{prefix!r} is not a {what} id or a hex prefix of one")
+    if len(value) < MIN_PREFIX:
         raise InvalidInput(
-            f"{what} id prefix {prefix!r} is too short: give at least {MIN_PREFIX} hex digits"
+            f"{what} id prefix {prefix!r} is too short: give at least {MIN_PREFIX} hex characters"
         )
-    if len(text) == 64:
-        found = session.scalars(select(column).where(column == text)).first()
+    if len(value) == 64:
+        found: list[Any] = list(session.scalars(select(column).where(column == value)))
     else:
-        # Range scan on the primary key index: ids are fixed-width lowercase hex.
-        upper = text + "g"
-        matches = session.scalars(
-            select(column).where(column >= text, column < upper).limit(2)
-        ).all()
-        if len(matches) > 1:
-            count = session.scalar(select(func.count()).where(column >= text, column < upper))
-            raise InvalidInput(
-                f"{what} id prefix {prefix!r} is ambiguous: it matches {count} {what}s"
+        # A range scan keeps the primary-key index in use (LIKE may not, e.g. on PostgreSQL
+        # with a non-C collation); hex digits sort the same in every collation we meet.
+        upper = value + "g"
+        found = list(
+            session.scalars(
+                select(column).where(column >= value, column < upper).order_by(column).limit(11)
             )
-        found = matches[0] if matches else None
-    if found is None:
-        raise NotFound(f"unknown {what} {prefix!r}")
-    return str(found)
+        )
+        found = [v for v in found if v.startswith(value)]
+    if not found:
+        raise NotFound(f"no {what} id starts with {value!r}")
+    if len(found) > 1:
+        many = "more than 10" if len(found) > 10 else str(len(found))
+        shown = ", ".join(v[:16] for v in found[:10])
+        raise InvalidInput(
+            f"{what} id prefix {value!r} is ambiguous: {many} {what}s match ({shown}); "
+            "give more characters"
+        )
+    return str(found[0])

@@ -12,9 +12,12 @@ from typer.core import TyperGroup
 from registry import licences, migrate
 from registry.cli import audit as audit_cmds
 from registry.cli import contributors as contributor_cmds
+from registry.cli import datasets as dataset_cmds
+from registry.cli import ingest as ingest_cmds
 from registry.cli import ledger as ledger_cmds
 from registry.cli import licences as licence_cmds
 from registry.cli import manifests as manifest_cmds
+from registry.cli import shards as shard_cmds
 from registry.cli import sources as source_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
@@ -46,6 +49,9 @@ app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(manifest_cmds.app, name="manifest")
 ledger_cmds.register(app)
+app.command("ingest")(ingest_cmds.ingest)
+app.add_typer(shard_cmds.app, name="shard")
+app.add_typer(dataset_cmds.app, name="dataset")
 
 
 @app.command("init")

@@ -133,3 +133,24 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = Fal
             ],
         ),
     )
+
+
+@app.command("revoke")
+def revoke(
+    name: str,
+    reason: Annotated[str, typer.Option(help="why: an opt-out, a takedown notice, ...")],
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Revoke a source and all its shards (opt-out or takedown); nothing is deleted."""
+    from registry.revocation import revoke_source
+
+    with tx() as session:
+        row, shards = revoke_source(session, name, reason)
+    emit(
+        {"source": row, "shards_revoked": shards},
+        as_json,
+        lambda: console.print(
+            f"source {row.name!r} revoked with {shards} shard(s): {row.revoked_reason}",
+            markup=False,
+        ),
+    )

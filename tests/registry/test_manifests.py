@@ -90,7 +90,7 @@ def test_bad_selections_are_clear_errors(session_factory, corpus) -> None:  # ty
         (svc.ManifestIn(name="x", intended_use="research", shards=["abc"]), InvalidInput, "too short"),
         (svc.ManifestIn(name="x", intended_use="research", datasets=["code-ds"], exclude_sources=["code"]),
          InvalidInput, "no shards"),
-        (svc.ManifestIn(name="x", intended_use="research", datasets=["code-ds"], parent="0" * 64), NotFound, "unknown manifest"),
+        (svc.ManifestIn(name="x", intended_use="research", datasets=["code-ds"], parent="0" * 64), NotFound, "no manifest id starts with"),
     ]
     for spec, exc, message in cases:
         with pytest.raises(exc, match=message), session_factory() as s:
@@ -102,7 +102,7 @@ def test_ambiguous_prefix_is_a_clear_error(session_factory) -> None:  # type: ig
         src = f.source(s, "s")
         for sid in ("abcdef01" + "0" * 56, "abcdef01" + "1" * 56):
             s.add(Shard(id=sid, source_id=src.id, bytes=1, records=1, tokens=1, format="parquet", store_uri="x"))
-    with pytest.raises(InvalidInput, match="ambiguous: it matches 2 shards"), session_factory() as s:
+    with pytest.raises(InvalidInput, match="ambiguous: 2 shards match"), session_factory() as s:
         svc.create_manifest(s, svc.ManifestIn(name="x", intended_use="research", shards=["abcdef01"]))
     with session_factory() as s:
         out = svc.create_manifest(s, svc.ManifestIn(name="x", intended_use="research", shards=["abcdef011"]))
