@@ -36,11 +36,11 @@ from manifests.policy import (
     evaluate_policy,
 )
 from registry import audit
+from registry.datasets import dataset_row
 from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from registry.lookup import resolve_prefix
 from registry.models import (
     CompensationTerms,
-    Dataset,
     Licence,
     Manifest,
     ManifestShard,
@@ -133,24 +133,6 @@ def _add_to_selection(conn: Connection, select_sql: str, params: dict[str, Any])
     verb = "INSERT OR IGNORE INTO" if conn.dialect.name == "sqlite" else "INSERT INTO"
     tail = " ON CONFLICT DO NOTHING" if conn.dialect.name == "postgresql" else ""
     conn.execute(text(f"{verb} {_SELECTION} (id) {select_sql}{tail}"), params)
-
-
-def dataset_row(session: Session, ref: str) -> Dataset:
-    """``NAME@VERSION``, or ``NAME`` for its most recently created version.
-
-    Raises:
-        NotFound: no such dataset (version).
-    """
-    name, _, version = ref.partition("@")
-    query = select(Dataset).where(Dataset.name == name)
-    if version:
-        query = query.where(Dataset.version == version)
-    row = session.scalars(
-        query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(1)
-    ).first()
-    if row is None:
-        raise NotFound(f"unknown dataset {ref!r}")
-    return row
 
 
 def _existing_ids(session: Session, ids: Sequence[str]) -> set[str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-TOKENIZER = "bytes+eot-v1"
+TOKENIZER = "provreg.bytes/1"
 """Name of the tokenizer these counts assume; the trainer records it with each run."""
 
 

@@ -166,7 +166,7 @@ class Prefetcher:
             for slot in slots:
                 if not self._put(_Loaded(slot, load(slot.shard_id))):
                     return
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer in __next__
+        except BaseException as exc:
             self._put(_Failed(exc))
             return
         self._put(_DONE)

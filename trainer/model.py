@@ -196,7 +196,7 @@ class GPT(nn.Module):
             ValueError: the sequence is longer than block_size.
         """
         T = idx.size(1)
-        if T > self.config.block_size:
+        if self.config.block_size < T:
             raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}")
         pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
         tok_emb = self.transformer.wte(idx)  # (B, T, C)

@@ -2,7 +2,8 @@
 
 Bytes need no vocabulary file, so the tokenizer is fully named by its
 `identity`, and the number of tokens of a record is known at ingest time
-(`count_tokens`) without running any model code.
+(`count_tokens`, owned by the registry, which
+records it per shard at ingest) without running any model code.
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from registry.tokens_count import TOKENIZER as IDENTITY
+from registry.tokens_count import count_tokens
+
+__all__ = ["EOT", "IDENTITY", "VOCAB_SIZE", "ByteTokenizer", "count_tokens"]
+
 EOT = 256
 VOCAB_SIZE = 257
-IDENTITY = "provreg.bytes/1"
-
-
-def count_tokens(text: str) -> int:
-    """Tokens one record contributes to the stream: its UTF-8 bytes plus the EOT.
-
-    This is the count the registry records per record at ingest, so it must
-    stay equal to `len(ByteTokenizer().encode(text))`.
-    """
-    return len(text.encode("utf-8")) + 1
 
 
 class ByteTokenizer:
