@@ -27,6 +27,7 @@ from registry.models import (
     SourceContributor,
 )
 from registry.money import check_currency, parse_decimal
+from registry.paging import keyset
 
 
 class ShareIn(BaseModel):
@@ -204,13 +205,13 @@ def get_source(session: Session, name: str) -> SourceOut:
     return source_out(session, source_row(session, name))
 
 
-def list_sources(session: Session) -> list[SourceOut]:
-    rows = session.scalars(
-        select(Source)
-        .options(
-            selectinload(Source.contributors).selectinload(SourceContributor.contributor),
-            selectinload(Source.terms),
-        )
-        .order_by(Source.name)
+def list_sources(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[SourceOut]:
+    """Sources by name; ``after``/``limit`` give one keyset page (see ``registry.paging``)."""
+    stmt = select(Source).options(
+        selectinload(Source.contributors).selectinload(SourceContributor.contributor),
+        selectinload(Source.terms),
     )
+    rows = session.scalars(keyset(stmt, [Source.name], after=after, limit=limit))
     return [_out(r) for r in rows]

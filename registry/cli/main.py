@@ -13,7 +13,9 @@ from registry import licences, migrate
 from registry.cli import audit as audit_cmds
 from registry.cli import contributors as contributor_cmds
 from registry.cli import licences as licence_cmds
+from registry.cli import serve as serve_cmds
 from registry.cli import sources as source_cmds
+from registry.cli import tokens as token_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
 from registry.db import make_engine
@@ -42,6 +44,8 @@ app.add_typer(licence_cmds.app, name="licence")
 app.add_typer(contributor_cmds.app, name="contributor")
 app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
+app.add_typer(token_cmds.app, name="token")
+app.command("serve")(serve_cmds.serve)
 
 
 @app.command("init")
