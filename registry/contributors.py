@@ -14,7 +14,7 @@ from registry.paging import keyset
 
 
 class ContributorIn(BaseModel):
-    """A contributor to register: the API's request body, the CLI's options."""
+    """A contributor to register, as the API receives it; the service checks the rest."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
