@@ -36,7 +36,7 @@ class PageParams:
     after: str | None
 
 
-def page_params(
+async def page_params(  # no I/O: async keeps it off the thread pool
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="the most items to return")
     ] = DEFAULT_LIMIT,

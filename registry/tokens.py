@@ -131,14 +131,23 @@ def revoke_token(session: Session, name: str) -> TokenOut:
 
 
 def authenticate(session: Session, plaintext: str) -> TokenOut | None:
-    """The live token whose hash matches, or None (unknown, malformed or revoked)."""
+    """The live token whose hash matches, or None (unknown, malformed or revoked).
+
+    Runs on every API request: one indexed lookup of plain columns, no ORM objects.
+    """
     if not plaintext.startswith(PREFIX):
         return None
     found = session.execute(
-        select(ApiToken, Contributor.name)
+        select(
+            ApiToken.name,
+            ApiToken.role,
+            Contributor.name.label("contributor"),
+            ApiToken.created_at,
+            ApiToken.revoked_at,
+        )
         .outerjoin(Contributor, ApiToken.contributor_id == Contributor.id)
         .where(ApiToken.token_hash == token_hash(plaintext))
     ).first()
-    if found is None or found[0].revoked_at is not None:
+    if found is None or found.revoked_at is not None:
         return None
-    return _out(found[0], found[1])
+    return TokenOut.model_validate(found._asdict())

@@ -19,7 +19,7 @@ AUTH = (401, 403)
     "",
     status_code=201,
     response_model=ContributorOut,
-    responses=responses(*AUTH, 409, 422),
+    responses=responses(*AUTH, 400, 409, 422),
 )
 def create_contributor(spec: ContributorIn, session: SessionDep, _: CuratorDep) -> ContributorOut:
     """Register a contributor (curator)."""

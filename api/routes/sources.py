@@ -19,7 +19,7 @@ AUTH = (401, 403)
     "",
     status_code=201,
     response_model=SourceOut,
-    responses=responses(*AUTH, 404, 409, 422),
+    responses=responses(*AUTH, 400, 404, 409, 422),
 )
 def create_source(spec: SourceIn, session: SessionDep, _: CuratorDep) -> SourceOut:
     """Register a source (curator). 404 names an unknown contributor; 422 a bad licence."""
