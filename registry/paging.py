@@ -7,22 +7,23 @@ any depth and never repeats or skips a row that existed for the whole walk.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from registry.errors import InvalidInput
 
-S = TypeVar("S", bound=Select[Any])
+Ts = TypeVarTuple("Ts")
 
 
 def keyset(
-    stmt: S,
-    keys: Sequence[ColumnElement[Any]],
+    stmt: Select[*Ts],
+    keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
     *,
     after: Any | None = None,
     limit: int | None = None,
-) -> S:
+) -> Select[*Ts]:
     """Order ``stmt`` by ``keys`` (unique together) and keep rows after ``after``, at most ``limit``.
 
     ``after`` is one value for one key column, a tuple of values for several.

@@ -213,7 +213,7 @@ def get_source(session: Session, name: str) -> SourceOut:
     return _out(row)
 
 
-def _with_members(stmt: Select[tuple[Source]]) -> Select[tuple[Source]]:
+def _with_members(stmt: Select[Source]) -> Select[Source]:
     return stmt.options(
         selectinload(Source.contributors).selectinload(SourceContributor.contributor),
         selectinload(Source.terms),
