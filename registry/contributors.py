@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,6 +10,18 @@ from registry import audit
 from registry.entities import ContributorOut
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import CONTRIBUTOR_KINDS, Contributor
+from registry.paging import keyset
+
+
+class ContributorIn(BaseModel):
+    """A contributor to register, as the API receives it; the service checks the rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = "person"
+    contact: str | None = Field(default=None, max_length=300)
+    payout_ref: str | None = Field(default=None, max_length=200)
 
 
 def add_contributor(
@@ -58,6 +71,11 @@ def get_contributor(session: Session, name: str) -> ContributorOut:
     return ContributorOut.model_validate(contributor_row(session, name))
 
 
-def list_contributors(session: Session) -> list[ContributorOut]:
-    rows = session.scalars(select(Contributor).order_by(Contributor.name))
+def list_contributors(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[ContributorOut]:
+    """Contributors by name; ``after``/``limit`` give one keyset page."""
+    rows = session.scalars(
+        keyset(select(Contributor), [Contributor.name], after=after, limit=limit)
+    )
     return [ContributorOut.model_validate(r) for r in rows]

@@ -18,6 +18,7 @@ from registry import audit
 from registry.entities import LicenceOut
 from registry.errors import InvalidInput, NotFound
 from registry.models import Licence
+from registry.paging import keyset
 
 
 def seed_rows() -> list[dict[str, object]]:
@@ -40,8 +41,11 @@ def seed(session: Session) -> list[str]:
     return [str(r["spdx_id"]) for r in added]
 
 
-def list_licences(session: Session) -> list[LicenceOut]:
-    rows = session.scalars(select(Licence).order_by(Licence.spdx_id))
+def list_licences(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[LicenceOut]:
+    """Licences by SPDX id; ``after``/``limit`` give one keyset page."""
+    rows = session.scalars(keyset(select(Licence), [Licence.spdx_id], after=after, limit=limit))
     return [LicenceOut.model_validate(r) for r in rows]
 
 

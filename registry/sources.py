@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from registry import audit
@@ -27,6 +27,7 @@ from registry.models import (
     SourceContributor,
 )
 from registry.money import check_currency, parse_decimal
+from registry.paging import keyset
 
 
 class ShareIn(BaseModel):
@@ -50,12 +51,12 @@ class SourceIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     uri: str = Field(min_length=1, max_length=2000)
     kind: str
-    licence: str
+    licence: str = Field(max_length=1000)
     contributors: list[ShareIn] = Field(default_factory=list)
     terms: TermsIn | None = None
     collected_from: date | None = None
     collected_to: date | None = None
-    jurisdiction: str | None = None
+    jurisdiction: str | None = Field(default=None, max_length=100)
     tdm_checked: bool = False
     tdm_respected: bool = False
     pii: bool = False
@@ -201,16 +202,28 @@ def _out(row: Source) -> SourceOut:
 
 
 def get_source(session: Session, name: str) -> SourceOut:
-    return source_out(session, source_row(session, name))
+    """One source with its contributors and terms, loaded in three queries.
+
+    Raises:
+        NotFound: no source has that name.
+    """
+    row = session.scalars(_with_members(select(Source)).where(Source.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown source {name!r}")
+    return _out(row)
 
 
-def list_sources(session: Session) -> list[SourceOut]:
-    rows = session.scalars(
-        select(Source)
-        .options(
-            selectinload(Source.contributors).selectinload(SourceContributor.contributor),
-            selectinload(Source.terms),
-        )
-        .order_by(Source.name)
+def _with_members(stmt: Select[Source]) -> Select[Source]:
+    return stmt.options(
+        selectinload(Source.contributors).selectinload(SourceContributor.contributor),
+        selectinload(Source.terms),
     )
+
+
+def list_sources(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[SourceOut]:
+    """Sources by name; ``after``/``limit`` give one keyset page (see ``registry.paging``)."""
+    stmt = _with_members(select(Source))
+    rows = session.scalars(keyset(stmt, [Source.name], after=after, limit=limit))
     return [_out(r) for r in rows]

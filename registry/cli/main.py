@@ -17,8 +17,10 @@ from registry.cli import ingest as ingest_cmds
 from registry.cli import ledger as ledger_cmds
 from registry.cli import licences as licence_cmds
 from registry.cli import manifests as manifest_cmds
+from registry.cli import serve as serve_cmds
 from registry.cli import shards as shard_cmds
 from registry.cli import sources as source_cmds
+from registry.cli import tokens as token_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
 from registry.db import make_engine
@@ -52,6 +54,8 @@ ledger_cmds.register(app)
 app.command("ingest")(ingest_cmds.ingest)
 app.add_typer(shard_cmds.app, name="shard")
 app.add_typer(dataset_cmds.app, name="dataset")
+app.add_typer(token_cmds.app, name="token")
+app.command("serve")(serve_cmds.serve)
 
 
 @app.command("init")

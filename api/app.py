@@ -1,0 +1,56 @@
+"""The web API: ``create_app()`` builds it over one engine; ``provreg serve`` runs it.
+
+Routes live in ``api/routes/`` (one router per resource), call the same registry services as
+the CLI, and answer errors as problem+json (``api/problems.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api import problems
+from api.routes import ROUTERS
+from registry.config import Settings, get_settings
+from registry.db import make_engine
+from registry.migrate import ensure_at_head
+
+DESCRIPTION = """\
+Dataset provenance and training-manifest registry.
+
+**Auth.** Send `Authorization: Bearer <token>` (make one with `provreg token create`). Writes
+need a token with the right role (curators: contributors, sources, datasets, shards, manifests;
+trainers: runs and consumption; admin: everything); reads of the registry need a reader,
+curator, trainer or admin token. `/healthz` and disclosures are public. No token gives 401, a
+token without the role 403.
+
+**Errors** are RFC 9457 `application/problem+json`. **Lists** are keyset-paginated:
+`?limit=&after=<next>` gives `{"items": [...], "next": cursor | null}`.
+"""
+
+
+def create_app(engine: Engine | None = None, *, settings: Settings | None = None) -> FastAPI:
+    """The API over ``engine`` (default: ``PROVREG_DATABASE_URL``).
+
+    Raises:
+        DatabaseUnavailable: the database cannot be opened.
+        SchemaOutOfDate: its schema is not at this code's revision (run ``provreg init``).
+    """
+    if engine is None:
+        engine = make_engine((settings or get_settings()).database_url)
+    ensure_at_head(engine)
+    app = FastAPI(title="provreg", version="0.1.0", description=DESCRIPTION)
+    app.state.engine = engine
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.as_problem_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

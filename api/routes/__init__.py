@@ -1,0 +1,20 @@
+"""One router per resource; ``ROUTERS`` is what ``create_app`` includes, in this order.
+
+To add a resource: write ``api/routes/<resource>.py`` with ``router = APIRouter(prefix=...,
+tags=[...])``, plain ``def`` routes calling registry services, then list it here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import audit, contributors, health, licences, sources, tokens
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    licences.router,
+    contributors.router,
+    sources.router,
+    audit.router,
+    tokens.router,
+]

@@ -1,0 +1,37 @@
+"""``/sources``: where data came from, with licence, contributors' shares and terms."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CuratorDep, ReaderDep, SessionDep
+from api.pagination import Page, PageDep, paginate
+from api.problems import responses
+from registry import sources
+from registry.entities import SourceOut
+from registry.sources import SourceIn
+
+router = APIRouter(prefix="/sources", tags=["sources"])
+AUTH = (401, 403)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SourceOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+)
+def create_source(spec: SourceIn, session: SessionDep, _: CuratorDep) -> SourceOut:
+    """Register a source (curator). 404 names an unknown contributor; 422 a bad licence."""
+    return sources.add_source(session, spec)
+
+
+@router.get("", response_model=Page[SourceOut], responses=responses(*AUTH, 422))
+def list_sources(session: SessionDep, _: ReaderDep, page: PageDep) -> Page[SourceOut]:
+    """Sources by name."""
+    return paginate(lambda **kw: sources.list_sources(session, **kw), page, key=lambda r: r.name)
+
+
+@router.get("/{name}", response_model=SourceOut, responses=responses(*AUTH, 404, 422))
+def get_source(name: str, session: SessionDep, _: ReaderDep) -> SourceOut:
+    return sources.get_source(session, name)

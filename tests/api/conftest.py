@@ -1,0 +1,93 @@
+"""A real server for API tests: uvicorn on a free 127.0.0.1 port in a thread, over the test's
+own database (``db_url``, SQLite and PostgreSQL), spoken to with a real HTTP client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api.app import create_app
+from registry import contributors, tokens
+from registry.db import transaction
+from registry.models import TOKEN_ROLES
+
+
+class LiveServer:
+    """uvicorn serving ``app`` on 127.0.0.1:<free port> until ``stop()``."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def server(engine: Engine) -> Iterator[LiveServer]:
+    live = LiveServer(create_app(engine))
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One live token per role (``by_role``), and one revoked curator token."""
+
+    by_role: dict[str, str]
+    revoked: str
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.by_role[role]}"}
+
+
+@pytest.fixture
+def api_tokens(engine: Engine) -> Tokens:
+    with transaction(engine, actor="test") as session:
+        contributors.add_contributor(session, name="token-holder")
+        by_role = {
+            role: tokens.create_token(
+                session,
+                name=role,
+                role=role,
+                contributor="token-holder" if role == "contributor" else None,
+            )[0]
+            for role in TOKEN_ROLES
+        }
+        revoked, _ = tokens.create_token(session, name="gone", role="curator")
+        tokens.revoke_token(session, "gone")
+    return Tokens(by_role=by_role, revoked=revoked)
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
