@@ -58,6 +58,16 @@ provreg dataset stats python-stdlib@1
 step "verify every stored shard against its id"
 provreg shard verify --all
 
+step "manifest: freeze both datasets for commercial use (policy-checked, Merkle-rooted)"
+MANIFEST=$(provreg manifest create --name demo-commercial-v1 --use commercial \
+    --dataset python-stdlib@1 --dataset provreg-notes@1)
+provreg manifest show "$MANIFEST"
+provreg manifest verify "${MANIFEST:0:12}"
+FIRST_SHARD=$(provreg manifest shards "$MANIFEST" | awk 'NR == 1 {print $1}')
+provreg manifest prove "$MANIFEST" "$FIRST_SHARD" > "$OUT/proof.json"
+provreg manifest export "$MANIFEST" | awk 'NR == 1' > "$OUT/manifest.json"
+provreg manifest verify-proof "$OUT/proof.json" --manifest "$OUT/manifest.json"
+
 step "audit log"
 provreg audit verify
 
