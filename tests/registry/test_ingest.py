@@ -235,31 +235,42 @@ def test_bad_input_is_one_clear_line_and_leaves_no_row_or_file(
     assert not any((tmp_path / "store" / "tmp").rglob("*.part*"))
 
 
+class _InterruptedStore(ShardStore):
+    """A real store that is interrupted (Ctrl-C) just after it has taken its fourth shard file."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.adopted: list[str] = []
+
+    def adopt(self, local_path: Path, shard_id: str) -> bool:
+        added = super().adopt(local_path, shard_id)
+        self.adopted.append(shard_id)
+        if len(self.adopted) == 4:
+            raise KeyboardInterrupt
+        return added
+
+
 def test_interrupt_during_ingest_leaves_nothing(
     session_factory: Callable[..., Any], engine: Engine, store: ShardStore
 ) -> None:
     add_source(session_factory)
     before = snapshot(engine)
-
-    written: list[str] = []
+    interrupted = _InterruptedStore(store.root)
 
     def gen() -> Iterator[dict[str, str]]:
         for i in range(30_000):
-            if i == 25_000:
-                written.extend(store.ids())  # shard files are in the store by now
-                raise KeyboardInterrupt
             yield {"text": f"record number {i}"}
 
-    with pytest.raises(KeyboardInterrupt), store.track(), session_factory() as s:
+    with pytest.raises(KeyboardInterrupt), interrupted.track(), session_factory() as s:
         ingest_dataset(
             s,
-            store,
+            interrupted,
             datasets.IterableDataset.from_generator(gen),
             source="src",
             dataset="d",
             shard_size=4096,
         )
-    assert len(written) > 3
+    assert len(interrupted.adopted) == 4  # files were in the store when the interrupt came
     assert snapshot(engine) == before
     assert list(store.ids()) == []
 
