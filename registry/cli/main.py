@@ -15,6 +15,7 @@ from registry.cli import contributors as contributor_cmds
 from registry.cli import licences as licence_cmds
 from registry.cli import manifests as manifest_cmds
 from registry.cli import sources as source_cmds
+from registry.cli import train as train_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
 from registry.db import make_engine
@@ -44,6 +45,7 @@ app.add_typer(contributor_cmds.app, name="contributor")
 app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(manifest_cmds.app, name="manifest")
+app.add_typer(train_cmds.app)  # train, run, weights, generate
 
 
 @app.command("init")
