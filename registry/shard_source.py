@@ -46,6 +46,7 @@ class ManifestShardOut(BaseModel):
     records: int
     tokens: int
     source: str
+    reason: str | None = None  # why it is not active
 
 
 def manifest_shard(session: Session, manifest_hash: str, shard_id: str) -> ManifestShardOut:
@@ -74,8 +75,13 @@ def manifest_shard(session: Session, manifest_hash: str, shard_id: str) -> Manif
     if row is None:
         raise NotFound(f"shard {shard_id} is not a registered shard of manifest {manifest_hash}")
     sid, status, records, tokens, source, source_status, consent = row
-    if status == "active" and (source_status != "active" or consent == "opted-out"):
-        status = "revoked"
+    reason = None
+    if status != "active":
+        reason = "the shard was revoked"
+    elif source_status != "active":
+        status, reason = "revoked", f"source {source!r} was revoked"
+    elif consent == "opted-out":
+        status, reason = "revoked", f"source {source!r} opted out"
     return ManifestShardOut(
-        shard_id=sid, status=status, records=records, tokens=tokens, source=source
+        shard_id=sid, status=status, records=records, tokens=tokens, source=source, reason=reason
     )

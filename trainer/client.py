@@ -84,7 +84,8 @@ class _LocalShardSource:
                 s = manifest_shard(session, self._manifest, shard_id)
         except NotFound as exc:
             raise ShardUnknownError(exc.detail) from exc
-        return ShardRef(shard_id=s.shard_id, status=s.status, records=s.records, tokens=s.tokens)
+        status = s.status if s.reason is None else f"{s.status} ({s.reason})"
+        return ShardRef(shard_id=s.shard_id, status=status, records=s.records, tokens=s.tokens)
 
     def open_bytes(self, shard_id: str) -> bytes:
         return read_shard_bytes(self._store, shard_id)

@@ -354,7 +354,7 @@ def _train(
                 optimizer=optimizer,
             )
     except TrainerError as exc:
-        if pending.steps_done:  # the optimizer did take those steps: they were consumed
+        if pending.cursor is not None:  # the optimizer did take those steps: consumed
             exc.provreg_pending = pending.progress(None, loss_summary(pending.losses, summary))  # type: ignore[attr-defined]
         raise
     finally:
