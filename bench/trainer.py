@@ -7,7 +7,7 @@
 2. time to first step on a large manifest (default 1 GB, ``--manifest-mb``) against the time
    to verify one of its shards: verification must not hold the first step up beyond one shard.
 
-Usage: PYTHONPATH=. python -m bench.trainer [--manifest-mb 1024] [--threads N] [--quick]
+Usage: PYTHONPATH=. python -u -m bench.trainer [--manifest-mb 1024] [--threads N] [--quick]
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ def _registry(root: Path, name: str, shard_mb: float, n_shards: int) -> tuple[Lo
 
 def _rate(walls: list[float], warmup: int, tokens_per_step: int) -> float:
     measured = walls[warmup:]
+    if len(measured) < 2:
+        return 0.0
     return (len(measured) - 1) * tokens_per_step / (measured[-1] - measured[0])
 
 
@@ -214,7 +216,7 @@ def main() -> None:
     global THREADS
     THREADS = args.threads or None
     n = set_threads(THREADS)
-    print(f"{n} threads")
+    print(f"{n} threads", flush=True)
     with tempfile.TemporaryDirectory(prefix="provreg-bench-") as tmp:
         throughput(Path(tmp), args.rounds, args.quick)
         first_step(Path(tmp), args.manifest_mb)
