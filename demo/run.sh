@@ -68,6 +68,20 @@ provreg manifest prove "$MANIFEST" "$FIRST_SHARD" > "$OUT/proof.json"
 provreg manifest export "$MANIFEST" | awk 'NR == 1' > "$OUT/manifest.json"
 provreg manifest verify-proof "$OUT/proof.json" --manifest "$OUT/manifest.json"
 
+step "train: tiny GPT on manifest ${MANIFEST:0:16} (reads only its verified shards)"
+provreg train --manifest "$MANIFEST" --config tiny --steps 300 --batch-size 16 \
+    --checkpoint-every 100 --seed 0 --out "$OUT/model.safetensors"
+RUN=$(provreg run list --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+
+step "the run: status, loss curve, consumption"
+provreg run show "$RUN"
+
+step "verify the weights file against the registry"
+provreg weights verify "$OUT/model.safetensors"
+
+step "a sample from the trained model"
+provreg generate "$OUT/model.safetensors" --prompt "def " --tokens 200 --seed 0
+
 step "audit log"
 provreg audit verify
 

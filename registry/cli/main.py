@@ -21,6 +21,7 @@ from registry.cli import serve as serve_cmds
 from registry.cli import shards as shard_cmds
 from registry.cli import sources as source_cmds
 from registry.cli import tokens as token_cmds
+from registry.cli import train as train_cmds
 from registry.cli.common import console, engine, err_console, tx
 from registry.config import get_settings
 from registry.db import make_engine
@@ -56,6 +57,7 @@ app.add_typer(shard_cmds.app, name="shard")
 app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(token_cmds.app, name="token")
 app.command("serve")(serve_cmds.serve)
+app.add_typer(train_cmds.app)  # train, run, weights, generate
 
 
 @app.command("init")

@@ -1,0 +1,416 @@
+"""A training run bound to the registry: manifest in, consumption and stamped weights out.
+
+The order of writes is what keeps the registry honest when a process dies at any point:
+
+1. every ``checkpoint_every`` steps: the checkpoint file is written (atomically) first, then
+   ONE transaction adds the consumption of the steps since the previous checkpoint and moves
+   the cursor and step count to that checkpoint's; the older checkpoint is deleted after it;
+2. at the end: the stamped weights file is written first, then ONE transaction adds the last
+   consumption, records the weights' SHA-256 and completes the run.
+
+So the registry never names a file that is not there, and the consumption it holds is exactly
+that of the steps before its cursor. A resumed run starts from that cursor and checkpoint, and
+counts every later token once. Only steps whose optimizer update completed are counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from manifests.stamp import WeightsStamp
+from registry.errors import IntegrityFailure, InvalidInput, ProvregError
+from registry.runs import DEFAULT_HEARTBEAT_S, Progress, RunOut, loss_summary
+from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.client import RegistryClient
+from trainer.data import BatchStream, Cursor, ShardUsage
+from trainer.errors import TrainerError
+from trainer.model import GPT, GPTConfig, config_from
+from trainer.reader import verified_loader
+from trainer.tokenizer import IDENTITY, ByteTokenizer
+from trainer.train_loop import StepResult, make_optimizer, set_threads, train
+from trainer.weights import save_weights
+
+# Test hook: the process SIGKILLs itself right after this step (1-based) is reported.
+KILL_ENV = "PROVREG_TEST_KILL_AT_STEP"
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What to train: everything here goes into the run's config, except ``threads``."""
+
+    manifest: str
+    config: str = "tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int = 200
+    batch_size: int = 16
+    seed: int = 0
+    checkpoint_every: int = 50
+    out: str = "model.safetensors"
+    lr: float = 3e-3
+    warmup: int | None = None  # default: steps // 10, at most 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    parent_weights: str | None = None  # continue training from these stamped weights
+
+
+@dataclass
+class RunResult:
+    """One invocation (a resumed run reports only its own steps)."""
+
+    run_id: str
+    status: str
+    start_step: int
+    steps_done: int
+    losses: list[float]
+    tokens: int
+    usage: dict[str, ShardUsage]
+    weights_path: str | None
+    weights_sha256: str | None
+    first_step_s: float | None  # from the call to the first step's report
+    step_walls: list[float]  # perf_counter() at each step's report (includes checkpoints)
+
+
+def check_spec(spec: TrainSpec) -> GPTConfig:
+    """Validate a spec before anything is written; return its model config.
+
+    Raises:
+        InvalidInput: an unknown config or override, or a size or rate out of range.
+    """
+    try:
+        model_config = config_from(spec.config, **spec.overrides)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"bad model config: {exc}") from exc
+    for name in ("steps", "batch_size", "checkpoint_every"):
+        value = getattr(spec, name)
+        if type(value) is not int or value < 1:
+            raise InvalidInput(f"{name} must be an int >= 1, got {value!r}")
+    if type(spec.seed) is not int or spec.seed < 0:
+        raise InvalidInput(f"seed must be an int >= 0, got {spec.seed!r}")
+    if not spec.lr > 0 or spec.weight_decay < 0 or spec.grad_clip < 0 or not spec.heartbeat_s > 0:
+        raise InvalidInput("need lr > 0, weight_decay >= 0, grad_clip >= 0 and heartbeat_s > 0")
+    if spec.warmup is not None and spec.warmup < 0:
+        raise InvalidInput(f"warmup must be >= 0, got {spec.warmup}")
+    out = Path(spec.out)
+    if out.is_dir():
+        raise InvalidInput(f"--out {spec.out} is a directory; name a .safetensors file")
+    return model_config
+
+
+def code_version() -> str:
+    """This package's version and, in a git checkout, its commit."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"provreg {VERSION}"
+    return f"provreg {VERSION}+g{sha}"
+
+
+def _run_config(spec: TrainSpec, model_config: GPTConfig) -> dict[str, Any]:
+    out = Path(spec.out).resolve()
+    return {
+        "config_name": spec.config,
+        "model": model_config.to_dict(),
+        "train": {
+            "steps": spec.steps,
+            "batch_size": spec.batch_size,
+            "lr": spec.lr,
+            "warmup": spec.warmup if spec.warmup is not None else min(100, spec.steps // 10),
+            "weight_decay": spec.weight_decay,
+            "grad_clip": spec.grad_clip,
+            "checkpoint_every": spec.checkpoint_every,
+            "heartbeat_s": spec.heartbeat_s,
+            "out": str(out),
+            "checkpoint_dir": str(out.with_name(out.name + ".checkpoints")),
+            "parent_weights": spec.parent_weights,
+        },
+    }
+
+
+class _Heartbeat:
+    """Touches the run's heartbeat from a background thread, so ``run show`` can tell a live
+    run from a killed one whatever a step costs."""
+
+    def __init__(self, client: RegistryClient, run_id: str, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, args=(client, run_id, interval), name="heartbeat", daemon=True
+        )
+
+    def _beat(self, client: RegistryClient, run_id: str, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                client.heartbeat(run_id)
+            except ProvregError as exc:
+                print(f"provreg: warning: {exc.detail}", file=sys.stderr)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class _Pending:
+    """What has been trained on since the last recorded checkpoint."""
+
+    usage: dict[str, list[int]] = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+    cursor: Cursor | None = None
+    steps_done: int = 0
+
+    def add(self, r: StepResult) -> None:
+        for shard, u in r.attribution.items():
+            acc = self.usage.setdefault(shard, [0, 0])
+            acc[0] += u.tokens
+            acc[1] += u.records
+        self.losses.append(r.loss)
+        self.cursor, self.steps_done = r.cursor, r.step + 1
+
+    def reset(self) -> None:
+        self.usage, self.losses, self.cursor = {}, [], None
+
+    def progress(self, checkpoint: str | None, summary: dict[str, Any] | None) -> Progress:
+        if self.cursor is None:  # pragma: no cover - callers check steps first
+            raise RuntimeError("nothing to record")
+        return Progress(
+            steps_done=self.steps_done,
+            cursor=self.cursor.to_dict(),
+            consumption_delta={k: (t, r) for k, (t, r) in self.usage.items()},
+            checkpoint_path=checkpoint,
+            loss_summary=summary,
+        )
+
+
+def train_with_registry(
+    client: RegistryClient,
+    spec: TrainSpec | None = None,
+    *,
+    resume_run: str | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+    prefetch: int = 2,
+) -> RunResult:
+    """Open (or resume) a run, train it on its manifest's verified shards, stamp the weights.
+
+    Give ``spec`` for a new run, or ``resume_run`` to continue an interrupted one with the
+    config it was opened with.
+
+    Raises:
+        InvalidInput: a bad spec (nothing is written).
+        NotFound, PolicyViolation, Conflict: from the registry (no run is opened or resumed).
+        TrainerError: a shard is missing, modified, revoked or unknown, or the loss diverged;
+            the run is marked failed with that message first.
+    """
+    t_call = time.perf_counter()
+    if (spec is None) == (resume_run is None):
+        raise InvalidInput("give either a training spec or a run to resume, not both")
+    if spec is not None:
+        model_config = check_spec(spec)
+        parent_run = None
+        if spec.parent_weights is not None:
+            parent_run = _parent_run(spec.parent_weights, model_config)
+        run = client.open_run(
+            manifest_ref=spec.manifest,
+            config=_run_config(spec, model_config),
+            seed=spec.seed,
+            tokenizer=IDENTITY,
+            code_version=code_version(),
+            parent_run_id=parent_run,
+        )
+    else:
+        run = client.resume_run(resume_run)  # type: ignore[arg-type]
+    try:
+        return _train(client, run, threads, progress, prefetch, t_call)
+    except TrainerError as exc:
+        exc.provreg_run = run.id  # type: ignore[attr-defined]
+        client.fail_run(run.id, str(exc), getattr(exc, "provreg_pending", None))
+        raise
+    except BaseException:  # Ctrl-C, a lost database, a full disk: resumable, not failed
+        with contextlib.suppress(ProvregError):
+            client.mark_interrupted(run.id)
+        raise
+
+
+def _parent_run(path: str, model_config: GPTConfig) -> str:
+    from trainer.weights import load_weights
+
+    _, stamp = load_weights(path)
+    if GPTConfig.from_dict(stamp.config) != model_config:
+        raise InvalidInput(f"{path} holds a {stamp.config} model, not the requested config")
+    return stamp.run
+
+
+def _train(
+    client: RegistryClient,
+    run: RunOut,
+    threads: int | None,
+    show: bool,
+    prefetch: int,
+    t_call: float,
+) -> RunResult:
+    cfg = run.config
+    hp = cfg["train"]
+    set_threads(threads)
+    torch.manual_seed(run.seed)
+    model = GPT(GPTConfig.from_dict(cfg["model"]))
+    optimizer = make_optimizer(model, hp["lr"], hp["weight_decay"])
+    start, cursor = _restore(run, model, optimizer)
+    if start == 0 and hp.get("parent_weights"):
+        from trainer.weights import load_weights
+
+        parent, _ = load_weights(hp["parent_weights"])
+        model.load_state_dict(parent.state_dict())
+    ids = client.shard_ids(run.manifest)
+    ckpt_dir = Path(hp["checkpoint_dir"]) / run.id
+    every, steps = hp["checkpoint_every"], hp["steps"]
+    kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
+    pending = _Pending()
+    summary = run.loss_summary
+    last_ckpt = run.checkpoint_path
+    result = RunResult(run.id, "running", start, start, [], 0, {}, None, None, None, [])
+
+    def on_step(r: StepResult) -> None:
+        nonlocal summary, last_ckpt
+        pending.add(r)
+        result.losses.append(r.loss)
+        result.tokens += r.tokens
+        for shard, u in r.attribution.items():
+            old = result.usage.get(shard, ShardUsage(0, 0))
+            result.usage[shard] = ShardUsage(old.tokens + u.tokens, old.records + u.records)
+        result.steps_done = r.step + 1
+        now = time.perf_counter()
+        if result.first_step_s is None:
+            result.first_step_s = now - t_call
+        result.step_walls.append(now)
+        if bar is not None:
+            rate = r.tokens / r.seconds if r.seconds > 0 else 0.0
+            bar.set_postfix(loss=f"{r.loss:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
+            bar.update(1)
+        done = r.step + 1
+        if done % every == 0 and done < steps:
+            path = ckpt_dir / f"step-{done:08d}.safetensors"
+            save_checkpoint(
+                path, model, optimizer, {"steps_done": done, "cursor": r.cursor.to_dict()}
+            )
+            summary = loss_summary(pending.losses, summary)
+            client.record_progress(run.id, pending.progress(str(path), summary))
+            if last_ckpt and last_ckpt != str(path):
+                Path(last_ckpt).unlink(missing_ok=True)
+            last_ckpt = str(path)
+            pending.reset()
+        if kill_at and done == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    loader = verified_loader(client.shard_source(run.manifest))
+    bar = _bar(show, steps, start, run.id)
+    try:
+        with (
+            BatchStream(
+                ids,
+                loader,
+                batch_size=hp["batch_size"],
+                block_size=model.config.block_size,
+                seed=run.seed,
+                start=cursor,
+                prefetch=prefetch,
+                tokenizer=ByteTokenizer(),
+            ) as batches,
+            _Heartbeat(client, run.id, float(hp["heartbeat_s"])),
+        ):
+            train(
+                model,
+                batches,
+                steps=steps,
+                lr=hp["lr"],
+                warmup=hp["warmup"],
+                weight_decay=hp["weight_decay"],
+                grad_clip=hp["grad_clip"],
+                on_step=on_step,
+                start_step=start,
+                optimizer=optimizer,
+            )
+    except TrainerError as exc:
+        if pending.cursor is not None:  # the optimizer did take those steps: consumed
+            exc.provreg_pending = pending.progress(None, loss_summary(pending.losses, summary))  # type: ignore[attr-defined]
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    out = hp["out"]
+    manifest = client.manifest(run.manifest)
+    stamp = WeightsStamp(
+        manifest=run.manifest,
+        manifest_chain=tuple(client.manifest_chain(run.id)),
+        run=run.id,
+        registry=client.url,
+        merkle_root=manifest.merkle_root,
+        config=model.config.to_dict(),
+        tokenizer=IDENTITY,
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    sha = save_weights(out, model, stamp)
+    final = pending.progress(last_ckpt, loss_summary(pending.losses, summary))
+    done_run = client.complete_run(run.id, final, sha256=sha, path=out, size=os.path.getsize(out))
+    if last_ckpt:
+        Path(last_ckpt).unlink(
+            missing_ok=True
+        )  # the weights supersede it; a done run never resumes
+    return dataclasses.replace(result, status=done_run.status, weights_path=out, weights_sha256=sha)
+
+
+def _restore(
+    run: RunOut, model: GPT, optimizer: torch.optim.Optimizer
+) -> tuple[int, Cursor | None]:
+    """The step and cursor to start from: the run's last recorded checkpoint, or the start.
+
+    Raises:
+        IntegrityFailure: the recorded checkpoint is missing or disagrees with the registry.
+    """
+    if run.steps_done == 0:
+        return 0, None
+    if not run.checkpoint_path or run.cursor is None:
+        raise IntegrityFailure(f"run {run.id} recorded {run.steps_done} steps but no checkpoint")
+    try:
+        meta = load_checkpoint(run.checkpoint_path, model, optimizer)
+    except FileNotFoundError as exc:
+        raise IntegrityFailure(
+            f"run {run.id}'s checkpoint {run.checkpoint_path} is missing; it cannot resume"
+        ) from exc
+    if meta.get("steps_done") != run.steps_done or meta.get("cursor") != run.cursor:
+        raise IntegrityFailure(
+            f"checkpoint {run.checkpoint_path} is at step {meta.get('steps_done')}, "
+            f"the registry says run {run.id} is at step {run.steps_done}"
+        )
+    return run.steps_done, Cursor.from_dict(run.cursor)
+
+
+def _bar(show: bool, steps: int, start: int, run_id: str) -> Any:
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=steps, initial=start, desc=f"run {run_id[:12]}", unit="step", file=sys.stderr)
