@@ -49,7 +49,7 @@ def resolve_prefix(
         )
         found = [v for v in found if v.startswith(value)]
     if not found:
-        raise NotFound(f"no {what} id starts with {value!r}")
+        raise NotFound(f"unknown {what} {value!r}: no {what} id starts with it")
     if len(found) > 1:
         many = "more than 10" if len(found) > 10 else str(len(found))
         shown = ", ".join(v[:16] for v in found[:10])

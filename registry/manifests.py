@@ -8,6 +8,7 @@ updates or deletes a manifest (and the database refuses it too).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,7 @@ from registry.models import (
 )
 from registry.types import utcnow
 
+_HEXISH = re.compile(r"[0-9a-f]{1,64}")
 _CHUNK = 900  # ids per IN (...) clause: under SQLite's default variable limit
 
 
@@ -441,6 +443,8 @@ def manifest_row(session: Session, ref: str) -> Manifest:
     by_name = session.scalars(select(Manifest).where(Manifest.name == ref)).first()
     if by_name is not None:
         return by_name
+    if not _HEXISH.fullmatch(ref.strip().lower()):
+        raise NotFound(f"unknown manifest {ref!r}: no manifest has that name or hash")
     row = session.get(Manifest, resolve_prefix(session, Manifest.hash, ref, "manifest"))
     if row is None:  # pragma: no cover - resolve_prefix found it
         raise NotFound(f"unknown manifest {ref!r}")
