@@ -413,4 +413,14 @@ def _bar(show: bool, steps: int, start: int, run_id: str) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=steps, initial=start, desc=f"run {run_id[:12]}", unit="step", file=sys.stderr)
+    # In a log (no terminal), a line every 15 s instead of a redraw per step.
+    interval = 0.1 if sys.stderr.isatty() else 15.0
+    return tqdm(
+        total=steps,
+        initial=start,
+        desc=f"run {run_id[:12]}",
+        unit="step",
+        file=sys.stderr,
+        mininterval=interval,
+        maxinterval=max(interval, 10.0),
+    )
