@@ -333,7 +333,9 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     sha = hashlib.sha256
     prefix = _NODE_PREFIX
     pairs = iter(level)
-    parents = [sha(prefix + left + right).digest() for left, right in zip(pairs, pairs)]
+    parents = [
+        sha(prefix + left + right).digest() for left, right in zip(pairs, pairs, strict=False)
+    ]
     if len(level) & 1:
         parents.append(level[-1])
     return parents

@@ -115,7 +115,11 @@ class Cli:
     """Runs the real ``provreg`` command in-process against one database."""
 
     def __init__(self, url: str, store: Path) -> None:
-        self.env = {"PROVREG_DATABASE_URL": url, "PROVREG_STORE": str(store), "PROVREG_ACTOR": "tester"}
+        self.env = {
+            "PROVREG_DATABASE_URL": url,
+            "PROVREG_STORE": str(store),
+            "PROVREG_ACTOR": "tester",
+        }
         self.runner = CliRunner()
 
     def __call__(self, *args: str, ok: bool = True) -> Any:
@@ -134,7 +138,9 @@ class Cli:
             get_settings.cache_clear()
             common.engine.cache_clear()
         if ok and result.exit_code != 0:
-            raise AssertionError(f"provreg {' '.join(args)} failed ({result.exit_code}):\n{result.output}")
+            raise AssertionError(
+                f"provreg {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
+            )
         return result
 
 

@@ -289,7 +289,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_consumption_shard", "consumption", ["shard_id"], unique=False)
     op.create_index(
-        "ix_consumption_run_cover", "consumption", ["run_id", "shard_id", "tokens", "records"], unique=False
+        "ix_consumption_run_cover",
+        "consumption",
+        ["run_id", "shard_id", "tokens", "records"],
+        unique=False,
     )
 
     op.create_table(

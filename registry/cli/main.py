@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -31,7 +29,7 @@ from registry.errors import ProvregError
 class _Root(TyperGroup):
     """Turns a domain error into one clear line on stderr and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context (private module)
         try:
             return super().invoke(ctx)
         except ProvregError as exc:
@@ -83,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

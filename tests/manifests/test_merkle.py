@@ -56,8 +56,8 @@ def ref_path(m: int, leaves: tuple[bytes, ...]) -> list[bytes]:
         return []
     k = _split(n)
     if m < k:
-        return ref_path(m, leaves[:k]) + [ref_mth(leaves[k:])]
-    return ref_path(m - k, leaves[k:]) + [ref_mth(leaves[:k])]
+        return [*ref_path(m, leaves[:k]), ref_mth(leaves[k:])]
+    return [*ref_path(m - k, leaves[k:]), ref_mth(leaves[:k])]
 
 
 def ids_for(n: int, salt: bytes = b"") -> list[str]:
@@ -189,10 +189,10 @@ def test_verify_leaf_inclusion_rejects_ct_corruptions() -> None:
             (index, size // 2, root, path),
             (index, size, bytes.fromhex(EMPTY_ROOT), path),
             (index, size, some_hash, path),
-            (index, size, root, path + [b""]),
-            (index, size, root, path + [root]),
-            (index, size, root, [b""] + path),
-            (index, size, root, [root] + path),
+            (index, size, root, [*path, b""]),
+            (index, size, root, [*path, root]),
+            (index, size, root, [b"", *path]),
+            (index, size, root, [root, *path]),
         ]
         for i in range(len(path)):
             flipped = list(path)
@@ -201,7 +201,7 @@ def test_verify_leaf_inclusion_rejects_ct_corruptions() -> None:
         if path:
             bad.append((index, size, root, path[:-1]))
         if len(path) > 1:
-            bad.append((index, size, root, [path[0], some_hash] + path[1:]))
+            bad.append((index, size, root, [path[0], some_hash, *path[1:]]))
         for b_index, b_size, b_root, b_path in bad:
             assert not verify_leaf_inclusion(leaf, b_index, b_size, b_path, b_root), (
                 index,
@@ -305,7 +305,7 @@ def test_merkle_root_rejects_unsorted_and_duplicates() -> None:
     with pytest.raises(ManifestError, match="duplicated"):
         merkle_root([ids[0], ids[0]])
     with pytest.raises(ManifestError, match="position 4"):
-        merkle_root(ids[:4] + [ids[0]])
+        merkle_root([*ids[:4], ids[0]])
 
 
 def test_sorted_unique_ids() -> None:
@@ -417,7 +417,7 @@ def test_proof_failures() -> None:
         assert not verify_inclusion(dataclasses.replace(proof, path=tuple(path)), shard, root)
     # Truncated, extended and reordered paths.
     assert not verify_inclusion(dataclasses.replace(proof, path=proof.path[:-1]), shard, root)
-    assert not verify_inclusion(dataclasses.replace(proof, path=proof.path + (root,)), shard, root)
+    assert not verify_inclusion(dataclasses.replace(proof, path=(*proof.path, root)), shard, root)
     assert not verify_inclusion(dataclasses.replace(proof, path=proof.path[::-1]), shard, root)
     # Wrong index and wrong tree size.
     for index in (8, 10, 0, 20):
