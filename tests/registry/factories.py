@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import contributors, sources
-from registry.models import Contributor, Dataset, DatasetShard, Shard, Source
+from registry.datasets import ensure_dataset
+from registry.models import Contributor, DatasetShard, Shard, Source
 
 
 def fake_id(label: str) -> str:
@@ -51,13 +52,7 @@ def source(
 
 def shards(session: Session, src: Source, dataset: str, n: int, *, version: str = "1") -> list[str]:
     """Register ``n`` shard rows (no files) in ``dataset@version`` for ``src``."""
-    ds = session.scalars(
-        select(Dataset).where(Dataset.name == dataset, Dataset.version == version)
-    ).first()
-    if ds is None:
-        ds = Dataset(name=dataset, version=version)
-        session.add(ds)
-        session.flush()
+    ds, _ = ensure_dataset(session, f"{dataset}@{version}")
     ids = []
     for i in range(n):
         sid = fake_id(f"{src.name}/{dataset}/{version}/{i}")

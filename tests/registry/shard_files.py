@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.models import Dataset, DatasetShard, Shard, Source
+from registry.datasets import ensure_dataset
+from registry.models import DatasetShard, Shard, Source
 from registry.store import ShardStore
 
 
@@ -45,13 +45,7 @@ def register(
     version: str = "1",
 ) -> list[str]:
     """Write each text list as a shard and register it in ``dataset@version``."""
-    ds = session.scalars(
-        select(Dataset).where(Dataset.name == dataset, Dataset.version == version)
-    ).first()
-    if ds is None:
-        ds = Dataset(name=dataset, version=version)
-        session.add(ds)
-        session.flush()
+    ds, _ = ensure_dataset(session, f"{dataset}@{version}")
     ids = []
     for texts in shards:
         sid, nbytes, records, tokens = write_shard(store, texts)
