@@ -119,7 +119,7 @@ class _Subject:
     chain: tuple[Manifest, ...]  # training content, oldest first
     runs: tuple[TrainingRun, ...]
     weights: tuple[Weights, ...]
-    as_of: datetime
+    as_of: str  # RFC 3339 UTC
 
 
 def _run_chain(session: Session, run: TrainingRun) -> list[TrainingRun]:
@@ -145,7 +145,7 @@ def _for_run(session: Session, kind: str, ident: str, run: TrainingRun) -> _Subj
             .order_by(Weights.created_at, Weights.sha256)
         )
     )
-    as_of = run.finished_at or run.started_at
+    as_of = format_timestamp(run.finished_at or run.started_at)
     manifest = session.get(Manifest, run.manifest_hash)
     if manifest is None:  # pragma: no cover - a foreign key
         raise NotFound(f"run {run.id} names unknown manifest {run.manifest_hash}")
@@ -185,7 +185,7 @@ def _weights_subject(session: Session, path: Path) -> _Subject:
     if run is None:  # pragma: no cover - a foreign key
         raise NotFound(f"weights {digest} name unknown run {row.run_id}")
     subject = _for_run(session, "weights", digest, run)
-    return replace(subject, as_of=row.created_at)
+    return replace(subject, as_of=format_timestamp(row.created_at))
 
 
 def resolve_subject(session: Session, ref: str) -> _Subject:
@@ -214,7 +214,7 @@ def resolve_subject(session: Session, ref: str) -> _Subject:
         chain=(manifest,),
         runs=(),
         weights=(),
-        as_of=manifest.created_at,
+        as_of=_created(manifest),
     )
 
 
@@ -286,7 +286,7 @@ def _source_rows(session: Session, ids: list[int]) -> list[Source]:
 def _by_source(session: Session, ids: list[int], model: Any) -> dict[int, Any]:
     out: dict[int, Any] = {}
     for i in range(0, len(ids), _CHUNK):
-        out.update(session.execute(model(ids[i : i + _CHUNK])).tuples().all())
+        out.update(session.execute(model(ids[i : i + _CHUNK])).all())
     return out
 
 
@@ -312,7 +312,7 @@ def _aggregate(session: Session, chain: list[str]) -> tuple[Totals, list[SourceF
     ).fetchall()
     ids = [int(r[0]) for r in per_source]
     rows = {s.id: s for s in _source_rows(session, ids)}
-    families = dict(session.execute(select(Licence.spdx_id, Licence.family)).tuples().all())
+    families = dict(session.execute(select(Licence.spdx_id, Licence.family)).all())
     known = known_licence_ids(session)
     contributors = _by_source(
         session,
@@ -541,12 +541,17 @@ def verification_steps(manifest: str, root: str, leaves: int) -> tuple[str, ...]
     )
 
 
+def _created(m: Manifest) -> str:
+    """The manifest's declared creation time: its document's (hashed) ``created_at``."""
+    return str(json.loads(m.document)["created_at"])
+
+
 def _ref(m: Manifest) -> ManifestRef:
     return ManifestRef(
         hash=m.hash,
         name=m.name,
         intended_use=m.intended_use,
-        created_at=format_timestamp(m.created_at),
+        created_at=_created(m),
         parent=m.parent_hash,
         shards=m.shard_count,
         tokens=m.total_tokens,
@@ -603,7 +608,7 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
     return DisclosureFacts(
         subject_kind=subj.kind,
         subject=subj.id,
-        as_of=format_timestamp(subj.as_of),
+        as_of=subj.as_of,
         manifest=_ref(subj.manifest),
         manifest_chain=tuple(_ref(m) for m in subj.chain),
         lineage=tuple(_lineage(session, subj.manifest)),

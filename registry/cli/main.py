@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from registry import licences, migrate
 from registry.cli import audit as audit_cmds
 from registry.cli import contributors as contributor_cmds
+from registry.cli import disclose as disclose_cmds
 from registry.cli import licences as licence_cmds
 from registry.cli import manifests as manifest_cmds
 from registry.cli import sources as source_cmds
@@ -44,6 +45,7 @@ app.add_typer(contributor_cmds.app, name="contributor")
 app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(manifest_cmds.app, name="manifest")
+app.command("disclose")(disclose_cmds.disclose)
 
 
 @app.command("init")

@@ -78,7 +78,7 @@ def _sources(facts: DisclosureFacts) -> str:
             pct(s.token_share),
             num(s.records),
             num(s.shards),
-            f"{s.collected_from or '?'} – {s.collected_to or '?'}",
+            f"{s.collected_from or '?'} to {s.collected_to or '?'}",
             s.uri,
         )
         for s in facts.sources
