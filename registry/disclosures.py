@@ -22,6 +22,7 @@ most permissive first, is ``FAMILY_ORDER``.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -711,7 +712,7 @@ class DisclosureOut(BaseModel):
     media_type: str
     bytes: int
     created_at: datetime
-    content: bytes = Field(default=b"", exclude=True, repr=False)
+    content: builtins.bytes = Field(default=b"", exclude=True, repr=False)
 
 
 def _out(row: Disclosure, *, content: bool = False) -> DisclosureOut:
