@@ -28,10 +28,7 @@ def source(
 ) -> Source:
     members = []
     if contributor:
-        if (
-            session.scalars(select(Contributor).where(Contributor.name == contributor)).first()
-            is None
-        ):
+        if session.scalars(select(Contributor).where(Contributor.name == contributor)).first() is None:
             contributors.add_contributor(session, name=contributor)
         members = [sources.ShareIn(contributor=contributor, share=Decimal(1))]
     sources.add_source(
@@ -51,9 +48,7 @@ def source(
 
 def shards(session: Session, src: Source, dataset: str, n: int, *, version: str = "1") -> list[str]:
     """Register ``n`` shard rows (no files) in ``dataset@version`` for ``src``."""
-    ds = session.scalars(
-        select(Dataset).where(Dataset.name == dataset, Dataset.version == version)
-    ).first()
+    ds = session.scalars(select(Dataset).where(Dataset.name == dataset, Dataset.version == version)).first()
     if ds is None:
         ds = Dataset(name=dataset, version=version)
         session.add(ds)
@@ -61,17 +56,8 @@ def shards(session: Session, src: Source, dataset: str, n: int, *, version: str 
     ids = []
     for i in range(n):
         sid = fake_id(f"{src.name}/{dataset}/{version}/{i}")
-        session.add(
-            Shard(
-                id=sid,
-                source_id=src.id,
-                bytes=1000 + i,
-                records=10 + i,
-                tokens=2000 + i,
-                format="parquet",
-                store_uri=f"memory://{sid}",
-            )
-        )
+        session.add(Shard(id=sid, source_id=src.id, bytes=1000 + i, records=10 + i, tokens=2000 + i,
+                          format="parquet", store_uri=f"memory://{sid}"))
         ids.append(sid)
     session.flush()
     session.add_all(DatasetShard(dataset_id=ds.id, shard_id=sid) for sid in ids)

@@ -26,12 +26,7 @@ def test_every_write_is_chained_and_verifies(session_factory, engine: Engine) ->
     assert report.ok and report.rows == 4  # licence seed + three contributors
     with engine.connect() as conn:
         actions = conn.execute(sa.text("SELECT action, actor FROM audit_log ORDER BY id")).all()
-    assert [a for a, _ in actions] == [
-        "licence.seed",
-        "contributor.add",
-        "contributor.add",
-        "contributor.add",
-    ]
+    assert [a for a, _ in actions] == ["licence.seed", "contributor.add", "contributor.add", "contributor.add"]
     assert actions[-1][1] == "test"
 
 
@@ -55,40 +50,17 @@ def test_row_inserted_out_of_band_is_named(session_factory, engine: Engine) -> N
     _three_writes(session_factory)
     # Shift rows 3.. up by one and slip a forged row in at 3, with a self-consistent hash.
     with engine.begin() as conn:
-        rows = (
-            conn.execute(sa.text("SELECT * FROM audit_log WHERE id >= 3 ORDER BY id DESC"))
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(sa.text("SELECT * FROM audit_log WHERE id >= 3 ORDER BY id DESC")).mappings().all()
         for r in rows:
-            conn.execute(
-                sa.text("UPDATE audit_log SET id = :n WHERE id = :o"),
-                {"n": r["id"] + 1, "o": r["id"]},
-            )
-        forged = audit.AuditEntry(
-            id=3,
-            at=audit.utcnow(),
-            actor="mallory",
-            action="contributor.add",
-            object_kind="contributor",
-            object_id="99",
-            payload_sha256="0" * 64,
-            prev_hash="f" * 64,
-        )
+            conn.execute(sa.text("UPDATE audit_log SET id = :n WHERE id = :o"), {"n": r["id"] + 1, "o": r["id"]})
+        forged = audit.AuditEntry(id=3, at=audit.utcnow(), actor="mallory", action="contributor.add",
+                                  object_kind="contributor", object_id="99", payload_sha256="0" * 64,
+                                  prev_hash="f" * 64)
         forged.hash = audit.entry_hash(forged)
-        conn.execute(
-            sa.insert(audit.AuditEntry).values(
-                id=3,
-                at=forged.at,
-                actor=forged.actor,
-                action=forged.action,
-                object_kind=forged.object_kind,
-                object_id=forged.object_id,
-                payload_sha256=forged.payload_sha256,
-                prev_hash=forged.prev_hash,
-                hash=forged.hash,
-            )
-        )
+        conn.execute(sa.insert(audit.AuditEntry).values(
+            id=3, at=forged.at, actor=forged.actor, action=forged.action, object_kind=forged.object_kind,
+            object_id=forged.object_id, payload_sha256=forged.payload_sha256, prev_hash=forged.prev_hash,
+            hash=forged.hash))
     report = _verify(session_factory)
     assert not report.ok and report.first_bad_id == 3 and "inserted" in (report.problem or "")
 

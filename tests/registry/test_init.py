@@ -40,7 +40,5 @@ def test_console_script_is_installed_and_exits_nonzero(tmp_path: Path) -> None:
     env = {"PROVREG_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": "/usr/bin:/bin"}
     ok = subprocess.run([str(exe), "init"], env=env, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(
-        [str(exe), "source", "show", "nope"], env=env, capture_output=True, text=True, check=False
-    )
+    bad = subprocess.run([str(exe), "source", "show", "nope"], env=env, capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == "provreg: error: unknown source 'nope'"

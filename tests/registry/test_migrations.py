@@ -16,9 +16,7 @@ from registry.models import APPEND_ONLY_TABLES, Base
 def test_upgrade_matches_models_and_downgrade_empties(engine: Engine) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
-        )
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
 
     migrate.downgrade(engine, "base")
@@ -34,9 +32,7 @@ def test_upgrade_matches_models_and_downgrade_empties(engine: Engine) -> None:
 def test_migration_names_the_same_frozen_tables_as_the_models() -> None:
     from importlib import util
 
-    spec = util.spec_from_file_location(
-        "m0001", migrate.ALEMBIC_DIR / "versions" / "0001_initial_schema.py"
-    )
+    spec = util.spec_from_file_location("m0001", migrate.ALEMBIC_DIR / "versions" / "0001_initial_schema.py")
     assert spec and spec.loader
     module = util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -46,34 +42,17 @@ def test_migration_names_the_same_frozen_tables_as_the_models() -> None:
 @pytest.mark.parametrize("table", ["manifests", "ledger_entries"])
 def test_database_refuses_updates_and_deletes_of_frozen_tables(engine: Engine, table: str) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, "
-                "tdm_respected, pii, consent_status, status, created_at) VALUES "
-                "('s', 'u', 'synthetic', 'MIT', false, false, false, 'unknown', 'active', "
-                "CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO contributors (name, kind, created_at) VALUES ('c', 'person', CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, "
-                "total_bytes, total_records, total_tokens, document, created_at) VALUES "
-                "(:h, 'm', 'research', :h, 0, 0, 0, 0, '{}', CURRENT_TIMESTAMP)"
-            ),
-            {"h": "a" * 64},
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO ledger_entries (key, source_id, contributor_id, terms_model, currency, "
-                "amount_minor, kind, created_at) VALUES ('k', 1, 1, 'flat', 'EUR', 5, 'charge', "
-                "CURRENT_TIMESTAMP)"
-            )
-        )
+        conn.execute(sa.text("INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, "
+                             "tdm_respected, pii, consent_status, status, created_at) VALUES "
+                             "('s', 'u', 'synthetic', 'MIT', false, false, false, 'unknown', 'active', "
+                             "CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO contributors (name, kind, created_at) VALUES ('c', 'person', CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, "
+                             "total_bytes, total_records, total_tokens, document, created_at) VALUES "
+                             "(:h, 'm', 'research', :h, 0, 0, 0, 0, '{}', CURRENT_TIMESTAMP)"), {"h": "a" * 64})
+        conn.execute(sa.text("INSERT INTO ledger_entries (key, source_id, contributor_id, terms_model, currency, "
+                             "amount_minor, kind, created_at) VALUES ('k', 1, 1, 'flat', 'EUR', 5, 'charge', "
+                             "CURRENT_TIMESTAMP)"))
     column = "name" if table == "manifests" else "note"
     for statement in (f"UPDATE {table} SET {column} = 'x'", f"DELETE FROM {table}"):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:

@@ -14,12 +14,7 @@ from tests.conftest import Cli, snapshot
 
 
 def _spec(**kw: object) -> sources.SourceIn:
-    base: dict[str, object] = {
-        "name": "crawl",
-        "uri": "https://example.org",
-        "kind": "web-crawl",
-        "licence": "MIT",
-    }
+    base: dict[str, object] = {"name": "crawl", "uri": "https://example.org", "kind": "web-crawl", "licence": "MIT"}
     return sources.SourceIn(**(base | kw))
 
 
@@ -31,10 +26,7 @@ def test_source_with_contributors_and_terms_round_trips(session_factory) -> None
             s,
             _spec(
                 licence="mit or apache-2.0",
-                contributors=[
-                    sources.parse_share("alice=0.3333"),
-                    sources.parse_share("acme=0.6667"),
-                ],
+                contributors=[sources.parse_share("alice=0.3333"), sources.parse_share("acme=0.6667")],
                 terms=sources.parse_terms("per-mtok:1.50:eur"),
             ),
         )
@@ -58,15 +50,7 @@ def test_exact_shares_are_not_rounded_through_floats(session_factory) -> None:  
     with session_factory() as s:
         for i in range(3):
             contributors.add_contributor(s, name=f"c{i}")
-        sources.add_source(
-            s,
-            _spec(
-                contributors=[
-                    sources.ShareIn(contributor=f"c{i}", share=Decimal(t))
-                    for i, t in enumerate(thirds)
-                ]
-            ),
-        )
+        sources.add_source(s, _spec(contributors=[sources.ShareIn(contributor=f"c{i}", share=Decimal(t)) for i, t in enumerate(thirds)]))
     with session_factory() as s:
         assert [str(c.share) for c in sources.get_source(s, "crawl").contributors] == thirds
 
@@ -105,11 +89,7 @@ def test_bad_source_input_is_one_clear_line_and_changes_nothing(
         else:
             extra += [flag, value]
     name = opts.pop("--name")
-    argv = (
-        ["source", "add", name, "--uri", "https://x"]
-        + [x for kv in opts.items() for x in kv]
-        + extra
-    )
+    argv = ["source", "add", name, "--uri", "https://x"] + [x for kv in opts.items() for x in kv] + extra
     result = cli(*argv, ok=False)
 
     assert result.exit_code == 1
@@ -131,29 +111,9 @@ def test_duplicate_contributor_is_a_conflict(session_factory) -> None:  # type: 
 
 def test_cli_json_output_for_scripts(cli: Cli) -> None:
     cli("contributor", "add", "alice", "--kind", "person", "--payout-ref", "IBAN-1")
-    cli(
-        "source",
-        "add",
-        "corpus",
-        "--uri",
-        "file:///c",
-        "--kind",
-        "public-dataset",
-        "--licence",
-        "CC-BY-4.0",
-        "--contributor",
-        "alice=1",
-        "--terms",
-        "flat:500:usd",
-        "--collected-from",
-        "2024-01-01",
-        "--collected-to",
-        "2024-06-30",
-        "--tdm-checked",
-        "--tdm-respected",
-        "--consent",
-        "consented",
-    )
+    cli("source", "add", "corpus", "--uri", "file:///c", "--kind", "public-dataset", "--licence", "CC-BY-4.0",
+        "--contributor", "alice=1", "--terms", "flat:500:usd", "--collected-from", "2024-01-01",
+        "--collected-to", "2024-06-30", "--tdm-checked", "--tdm-respected", "--consent", "consented")
     shown = json.loads(cli("source", "show", "corpus", "--json").stdout)
     assert shown["licence"] == "CC-BY-4.0"
     assert shown["terms"] == {"model": "flat", "amount": "500", "currency": "USD"}
