@@ -12,6 +12,7 @@ from api.routes import (
     audit,
     contributors,
     datasets,
+    disclosures,
     health,
     licences,
     manifests,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     manifests.router,
     audit.router,
     tokens.router,
+    disclosures.router,
 ]

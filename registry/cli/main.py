@@ -11,6 +11,7 @@ from registry import licences, migrate
 from registry.cli import audit as audit_cmds
 from registry.cli import contributors as contributor_cmds
 from registry.cli import datasets as dataset_cmds
+from registry.cli import disclose as disclose_cmds
 from registry.cli import ingest as ingest_cmds
 from registry.cli import ledger as ledger_cmds
 from registry.cli import licences as licence_cmds
@@ -56,6 +57,7 @@ app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(token_cmds.app, name="token")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
+app.command("disclose")(disclose_cmds.disclose)
 
 
 @app.command("init")

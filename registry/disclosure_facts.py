@@ -1,0 +1,224 @@
+"""The shapes of a public disclosure: what the registry knows, and what only its user can say.
+
+``DisclosureFacts`` is everything a renderer may show; it holds no contributor names, contacts,
+payout references or amounts, so no format can leak them. ``DisclosureInputs`` carries what
+the registry cannot know (provider, model, free-text measures): a missing one is rendered as
+``NOT_PROVIDED``, never guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA: Final = "provreg.disclosure/1"
+NOT_PROVIDED: Final = "Not provided"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DisclosureInputs(Frozen):
+    """Facts only the provider can state. Every field is optional; none is ever invented."""
+
+    provider: str | None = None
+    provider_contact: str | None = None
+    authorised_representative: str | None = None
+    model: str | None = None
+    model_dependencies: str | None = None
+    placed_on_market: str | None = None
+    content_types: str | None = None
+    linguistic_characteristics: str | None = None
+    other_characteristics: str | None = None
+    crawlers: str | None = None
+    crawler_purposes: str | None = None
+    crawler_behaviour: str | None = None
+    user_data_from_interactions: str | None = None
+    user_data_from_services: str | None = None
+    synthetic_generators: str | None = None
+    other_sources: str | None = None
+    code_of_practice_signatory: str | None = None
+    tdm_measures: str | None = None
+    illegal_content_measures: str | None = None
+    other_information: str | None = None
+    dataset_availability: str | None = Field(
+        default=None,
+        description="SPDX datasetAvailability: clickthrough, directDownload, query, "
+        "registration or scrapingScript",
+    )
+    content_base_url: str | None = Field(
+        default=None, description="where shard files are served: Croissant contentUrl prefix"
+    )
+
+
+class Totals(Frozen):
+    shards: int
+    records: int
+    tokens: int
+    bytes: int
+
+
+class Share(Frozen):
+    """One row of a breakdown: a group's size and its share of the tokens (0..1, 6 places)."""
+
+    key: str
+    sources: int
+    shards: int
+    records: int
+    tokens: int
+    bytes: int
+    token_share: float
+
+
+class SourceFact(Frozen):
+    name: str
+    kind: str
+    uri: str
+    domain: str | None
+    licence: str
+    licence_family: str
+    shards: int
+    records: int
+    tokens: int
+    bytes: int
+    token_share: float
+    collected_from: str | None
+    collected_to: str | None
+    jurisdiction: str | None
+    tdm_checked: bool
+    tdm_respected: bool
+    pii: bool
+    pii_measures: str | None
+    consent_status: str
+    status: str
+    compensation_model: str | None
+    contributors: int
+    description: str | None
+
+
+class Domain(Frozen):
+    domain: str
+    sources: int
+    tokens: int
+    token_share: float  # of all web-crawl tokens
+
+
+class Crawl(Frozen):
+    """Web-crawled sources by domain. Today a domain is the host of the source's URI."""
+
+    domain_basis: str
+    domains_total: int
+    tokens: int
+    top_domains: tuple[Domain, ...]
+
+
+class Period(Frozen):
+    key: str
+    collected_from: str | None
+    collected_to: str | None
+    sources_without_dates: int
+
+
+class Handling(Frozen):
+    """TDM reservations, consent and personal data, as recorded per source."""
+
+    sources: int
+    tdm_checked: int
+    tdm_respected: int
+    tdm_tokens_checked: int
+    consent: dict[str, int]
+    pii_sources: int
+    pii_tokens: int
+    pii_measures: tuple[str, ...]
+
+
+class CompensationModel(Frozen):
+    model: str
+    sources: int
+    tokens: int
+
+
+class Compensation(Frozen):
+    """Models in use and how many contributors are paid; never an amount or a name."""
+
+    models: tuple[CompensationModel, ...]
+    contributors_compensated: int
+    basis: str
+
+
+class MerkleFacts(Frozen):
+    manifest: str
+    algorithm: str
+    root: str
+    leaves: int
+
+
+class ManifestRef(Frozen):
+    hash: str
+    name: str
+    intended_use: str
+    created_at: str
+    parent: str | None
+    shards: int
+    tokens: int
+
+
+class RunRef(Frozen):
+    id: str
+    manifest: str
+    parent_run: str | None
+    status: str
+    tokenizer: str
+    code_version: str
+    steps_done: int
+    started_at: str
+    finished_at: str | None
+
+
+class WeightsRef(Frozen):
+    sha256: str
+    run: str
+    manifest: str
+    bytes: int
+    created_at: str
+
+
+class ShardFile(Frozen):
+    """One shard file, for formats that list files (Croissant)."""
+
+    id: str
+    source: str
+    bytes: int
+    records: int
+    format: str
+    store_uri: str
+
+
+class DisclosureFacts(Frozen):
+    """Everything a public disclosure says, derived from the registry (schema below)."""
+
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    subject_kind: str
+    subject: str
+    as_of: str
+    manifest: ManifestRef
+    manifest_chain: tuple[ManifestRef, ...]
+    lineage: tuple[ManifestRef, ...]
+    runs: tuple[RunRef, ...]
+    weights: tuple[WeightsRef, ...]
+    totals: Totals
+    by_kind: tuple[Share, ...]
+    by_licence: tuple[Share, ...]
+    by_licence_family: tuple[Share, ...]
+    sources: tuple[SourceFact, ...]
+    crawl: Crawl
+    collection: tuple[Period, ...]
+    handling: Handling
+    compensation: Compensation
+    merkle: tuple[MerkleFacts, ...]
+    verification: tuple[str, ...]
+    shards: tuple[ShardFile, ...] = ()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
