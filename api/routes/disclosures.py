@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SessionDep
+from api.problems import responses
 from registry import disclosures as svc
 from registry.disclosure_formats._page import esc, num, page, table
 from registry.errors import NotFound
@@ -112,7 +113,8 @@ def _respond(content: bytes, media_type: str, how: str) -> Response:
         200: {
             "content": {"text/html": {}, "application/json": {}, "application/ld+json": {}},
             "description": "the disclosure",
-        }
+        },
+        **responses(404, 422),
     },
 )
 def get_disclosure(ref: str, request: Request, session: SessionDep) -> Response:
