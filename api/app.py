@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api import problems
+from api.caches import DocumentCache, TokenCache
 from api.routes import ROUTERS
 from registry.config import Settings, get_settings
 from registry.db import make_engine
 from registry.migrate import ensure_at_head
+from registry.store import ShardStore
 
 DESCRIPTION = """\
 Dataset provenance and training-manifest registry.
@@ -32,17 +34,23 @@ token without the role 403.
 
 
 def create_app(engine: Engine | None = None, *, settings: Settings | None = None) -> FastAPI:
-    """The API over ``engine`` (default: ``PROVREG_DATABASE_URL``).
+    """The API over ``engine`` (default: ``PROVREG_DATABASE_URL``) and the shard store and upload
+    limit of ``settings`` (default: the ``PROVREG_*`` environment).
 
     Raises:
         DatabaseUnavailable: the database cannot be opened.
         SchemaOutOfDate: its schema is not at this code's revision (run ``provreg init``).
     """
+    settings = settings or get_settings()
     if engine is None:
-        engine = make_engine((settings or get_settings()).database_url)
+        engine = make_engine(settings.database_url)
     ensure_at_head(engine)
     app = FastAPI(title="provreg", version="0.1.0", description=DESCRIPTION)
     app.state.engine = engine
+    app.state.settings = settings
+    app.state.store = ShardStore(settings.store)
+    app.state.token_cache = TokenCache()
+    app.state.documents = DocumentCache()
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -6,19 +6,28 @@
 - ``require(*roles)``: the caller's token, which must have one of ``roles``; ``admin`` passes
   every check. No token gives 401, a wrong role 403. The ``*Dep`` aliases below name the rules.
 
-Route functions that touch the database are plain ``def``: FastAPI runs them, and these
-dependencies, in its thread pool, so a blocking database call never stalls the event loop.
+- ``bare_require(*roles)``: the same check without a session, for ``async def`` routes that do
+  their database work in one ``run_in_threadpool`` call (streamed uploads, cached documents).
+
+Route functions that touch the database are plain ``def``: FastAPI runs them, and the session
+dependency, in its thread pool, so a blocking database call never stalls the event loop. The
+role check is ``async``: a token seen in the last ``TOKEN_TTL_S`` seconds is answered from
+``api.caches.TokenCache`` without a thread-pool hop or a query; a miss looks it up in the thread
+pool (on the request's session where there is one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from api.caches import TokenCache
 from registry import tokens
 from registry.db import transaction
 from registry.errors import NotPermitted
@@ -52,28 +61,82 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def require(*roles: str) -> Callable[[SessionDep, Credentials], TokenOut]:
+def _lookup(engine: Engine, plaintext: str) -> TokenOut | None:
+    with transaction(engine, actor=ANONYMOUS, write=False) as session:
+        return tokens.authenticate(session, plaintext)
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, session: Session | None
+) -> TokenOut:
+    """The live token the request carries: from the cache, else looked up in the thread pool.
+
+    Raises:
+        HTTPException: 401 without a token or with an unknown or revoked one.
+    """
+    if credentials is None:
+        raise _unauthorized("this needs a token: send Authorization: Bearer <token>")
+    plaintext = credentials.credentials
+    cache: TokenCache = request.app.state.token_cache
+    key = tokens.token_hash(plaintext)
+    token = cache.get(key)
+    if token is None and plaintext.startswith(tokens.PREFIX):
+        if session is not None:
+            token = await run_in_threadpool(tokens.authenticate, session, plaintext)
+        else:
+            token = await run_in_threadpool(_lookup, request.app.state.engine, plaintext)
+        if token is not None:
+            cache.put(key, token)
+    if token is None:
+        raise _unauthorized("the token is unknown or revoked", "invalid_token")
+    return token
+
+
+def _check_role(token: TokenOut, allowed: frozenset[str], wanted: str) -> None:
+    if token.role not in allowed:
+        raise NotPermitted(f"token {token.name!r} has role {token.role!r}; this needs {wanted}")
+
+
+def _roles(roles: tuple[str, ...]) -> tuple[frozenset[str], str]:
+    allowed = frozenset(roles) | {"admin"}
+    return allowed, " or ".join(sorted(allowed))
+
+
+def require(*roles: str) -> Callable[..., Awaitable[TokenOut]]:
     """A dependency that authenticates the caller and checks their role.
 
     The audit log names the token for every write made in the request.
     """
-    allowed = frozenset(roles) | {"admin"}
-    wanted = " or ".join(sorted(allowed))
+    allowed, wanted = _roles(roles)
 
-    def check(session: SessionDep, credentials: Credentials) -> TokenOut:
+    async def check(request: Request, session: SessionDep, credentials: Credentials) -> TokenOut:
         if credentials is None:
             raise _unauthorized(
                 f"this needs a token ({wanted}): send Authorization: Bearer <token>"
             )
-        token = tokens.authenticate(session, credentials.credentials)
-        if token is None:
-            raise _unauthorized("the token is unknown or revoked", "invalid_token")
-        if token.role not in allowed:
-            raise NotPermitted(f"token {token.name!r} has role {token.role!r}; this needs {wanted}")
+        token = await _authenticate(request, credentials, session)
+        _check_role(token, allowed, wanted)
         session.info["actor"] = token.name
         return token
 
     check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    return check
+
+
+def bare_require(*roles: str) -> Callable[..., Awaitable[TokenOut]]:
+    """``require`` without a session: for ``async def`` routes; the route names the actor."""
+    allowed, wanted = _roles(roles)
+
+    async def check(request: Request, credentials: Credentials) -> TokenOut:
+        if credentials is None:
+            raise _unauthorized(
+                f"this needs a token ({wanted}): send Authorization: Bearer <token>"
+            )
+        token = await _authenticate(request, credentials, None)
+        _check_role(token, allowed, wanted)
+        return token
+
+    check.__name__ = f"bare_require_{'_or_'.join(sorted(allowed))}"
     return check
 
 
@@ -82,3 +145,5 @@ ReaderDep = Annotated[TokenOut, Depends(require(*READ_ROLES))]
 CuratorDep = Annotated[TokenOut, Depends(require(*WRITE_REGISTRY_ROLES))]
 TrainerDep = Annotated[TokenOut, Depends(require(*TRAIN_ROLES))]
 AuditorDep = Annotated[TokenOut, Depends(require("reader"))]
+BareReaderDep = Annotated[TokenOut, Depends(bare_require(*READ_ROLES))]
+BareCuratorDep = Annotated[TokenOut, Depends(bare_require(*WRITE_REGISTRY_ROLES))]

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///provreg.db")
     store: str = Field(default="store", description="shard store: a directory or fsspec URL")
     actor: str = Field(default_factory=getpass.getuser, description="who the audit log names")
+    max_upload_bytes: int = Field(
+        default=1024**3, gt=0, description="the largest shard body the API accepts (PUT content)"
+    )
 
 
 @lru_cache(maxsize=1)

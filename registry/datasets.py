@@ -13,8 +13,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.errors import InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Dataset, DatasetShard, Shard, Source
+from registry.paging import keyset
 from registry.shard_entities import DatasetDetail, DatasetOut, DatasetStats, LengthBucket, ShardOut
 from registry.store import ShardStore
 
@@ -123,8 +124,50 @@ def _out(row: Dataset, totals: tuple[int, int, int, int, int] | None) -> Dataset
     )
 
 
-def list_datasets(session: Session) -> list[DatasetOut]:
-    rows = list(session.scalars(select(Dataset).order_by(Dataset.name, Dataset.version)))
+def create_dataset(
+    session: Session, name: str, version: str = DEFAULT_VERSION, description: str | None = None
+) -> DatasetOut:
+    """Declare an empty dataset version (shards are linked when registered or ingested).
+
+    Raises:
+        InvalidInput: a malformed name or version.
+        Conflict: that version exists.
+    """
+    name, version = parse_ref(f"{name}@{version}")
+    found = session.scalars(
+        select(Dataset.id).where(Dataset.name == name, Dataset.version == version)
+    ).first()
+    if found is not None:
+        raise Conflict(f"dataset {name}@{version} already exists")
+    row = Dataset(name=name, version=version, description=description)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        "dataset.create",
+        "dataset",
+        f"{name}@{version}",
+        {"name": name, "version": version, "description": description},
+    )
+    return _out(row, None)
+
+
+def get_dataset(session: Session, ref: str) -> DatasetOut:
+    """One dataset version with its totals.
+
+    Raises:
+        InvalidInput: a malformed reference; NotFound: no such dataset version.
+    """
+    row = dataset_row(session, ref)
+    return _out(row, _totals(session, [row.id]).get(row.id))
+
+
+def list_datasets(
+    session: Session, *, after: tuple[str, str] | None = None, limit: int | None = None
+) -> list[DatasetOut]:
+    """Dataset versions by (name, version); ``after`` is the last key of the previous page."""
+    stmt = keyset(select(Dataset), [Dataset.name, Dataset.version], after=after, limit=limit)
+    rows = list(session.scalars(stmt))
     totals = _totals(session, [r.id for r in rows]) if rows else {}
     return [_out(r, totals.get(r.id)) for r in rows]
 

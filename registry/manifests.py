@@ -49,6 +49,7 @@ from registry.models import (
     Source,
     SourceContributor,
 )
+from registry.paging import keyset
 from registry.types import utcnow
 
 _HEXISH = re.compile(r"[0-9a-f]{1,64}")
@@ -419,6 +420,41 @@ def create_manifest(
     return _out(row)
 
 
+def create_or_match_manifest(session: Session, spec: ManifestIn) -> tuple[ManifestOut, bool]:
+    """Create the manifest, or return the one already under ``spec.name`` if it is the same
+    (same shards, intended use, parent and waivers): a retried request is not a conflict.
+    True when it was created.
+
+    Raises:
+        Conflict: the name is taken by a different manifest (the message says what differs).
+        InvalidInput, NotFound, PolicyViolation: as ``create_manifest``.
+    """
+    existing = session.scalars(select(Manifest).where(Manifest.name == spec.name)).first()
+    if existing is None:
+        return create_manifest(session, spec), True
+    parent = (
+        resolve_prefix(session, Manifest.hash, spec.parent, "manifest") if spec.parent else None
+    )
+    ids = _selected_ids(_select(session, spec))
+    waivers = {w["source"]: w["reason"] for w in json.loads(existing.document)["waivers"]}
+    differs = [
+        what
+        for what, same in (
+            ("shards", bool(ids) and merkle_root(ids) == existing.merkle_root),
+            ("intended use", spec.intended_use == existing.intended_use),
+            ("parent", parent == existing.parent_hash),
+            ("waivers", spec.waivers == waivers),
+        )
+        if not same
+    ]
+    if differs:
+        raise Conflict(
+            f"manifest name {spec.name!r} is taken by manifest {existing.hash}, "
+            f"which has other {', '.join(differs)}"
+        )
+    return _out(existing), False
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -455,6 +491,16 @@ def get_manifest(session: Session, ref: str) -> ManifestOut:
     return _out(manifest_row(session, ref))
 
 
+def manifest_document(session: Session, ref: str) -> tuple[str, bytes]:
+    """(hash, canonical document bytes) exactly as stored: what ``manifest export`` prints first.
+
+    Raises:
+        InvalidInput, NotFound: as ``manifest_row``.
+    """
+    row = manifest_row(session, ref)
+    return row.hash, row.document.encode("utf-8")
+
+
 def list_manifests(
     session: Session, *, after: str | None = None, limit: int | None = None
 ) -> list[ManifestOut]:
@@ -484,14 +530,17 @@ class ShardLine(BaseModel):
     status: str
 
 
-def shard_lines(session: Session, digest: str) -> Iterator[ShardLine]:
+def shard_lines(
+    session: Session, digest: str, *, after: str | None = None, limit: int | None = None
+) -> Iterator[ShardLine]:
+    """The manifest's shards by id (the Merkle leaf order); ``after``/``limit`` page through."""
     query = (
         select(Shard.id, Source.name, Shard.bytes, Shard.records, Shard.tokens, Shard.status)
         .join(ManifestShard, ManifestShard.shard_id == Shard.id)
         .join(Source, Source.id == Shard.source_id)
         .where(ManifestShard.manifest_hash == digest)
-        .order_by(Shard.id)
     )
+    query = keyset(query, [ManifestShard.shard_id], after=after, limit=limit)
     for r in session.execute(query):
         yield ShardLine(id=r[0], source=r[1], bytes=r[2], records=r[3], tokens=r[4], status=r[5])
 

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, contributors, health, licences, sources, tokens
+from api.routes import (
+    audit,
+    contributors,
+    datasets,
+    health,
+    licences,
+    manifests,
+    shards,
+    sources,
+    tokens,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
     licences.router,
     contributors.router,
     sources.router,
+    datasets.router,
+    shards.router,
+    manifests.router,
     audit.router,
     tokens.router,
 ]

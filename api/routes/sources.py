@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import sources
 from registry.entities import SourceOut
+from registry.revocation import revoke_source
 from registry.sources import SourceIn
 
 router = APIRouter(prefix="/sources", tags=["sources"])
@@ -35,3 +37,25 @@ def list_sources(session: SessionDep, _: ReaderDep, page: PageDep) -> Page[Sourc
 @router.get("/{name}", response_model=SourceOut, responses=responses(*AUTH, 404, 422))
 def get_source(name: str, session: SessionDep, _: ReaderDep) -> SourceOut:
     return sources.get_source(session, name)
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="an opt-out, a takedown, ...")
+
+
+class SourceRevokedOut(BaseModel):
+    source: SourceOut
+    shards_revoked: int
+
+
+@router.post(
+    "/{name}/revoke",
+    response_model=SourceRevokedOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+)
+def revoke(name: str, spec: RevokeIn, session: SessionDep, _: CuratorDep) -> SourceRevokedOut:
+    """Revoke a source and every active shard of it (curator); nothing is deleted."""
+    source, count = revoke_source(session, name, spec.reason)
+    return SourceRevokedOut(source=source, shards_revoked=count)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from registry import contributors, tokens
+from registry.config import Settings
 from registry.db import transaction
 from registry.models import TOKEN_ROLES
 
@@ -48,9 +50,18 @@ class LiveServer:
         self.sock.close()
 
 
+UPLOAD_LIMIT = 64 * 1024  # small, so a test can pass it cheaply
+
+
 @pytest.fixture
-def server(engine: Engine) -> Iterator[LiveServer]:
-    live = LiveServer(create_app(engine))
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def server(engine: Engine, store_dir: Path) -> Iterator[LiveServer]:
+    settings = Settings(store=str(store_dir), max_upload_bytes=UPLOAD_LIMIT)
+    live = LiveServer(create_app(engine, settings=settings))
     live.start()
     try:
         yield live

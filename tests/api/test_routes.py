@@ -90,7 +90,7 @@ def test_openapi_lists_every_route_with_its_responses(client: httpx.Client) -> N
     assert {r.path for r in routes} >= {"/healthz", "/licences", "/sources/{name}", "/audit/verify"}
     for route in routes:
         for method in route.methods:
-            op = schema["paths"][route.path][method.lower()]
+            op = schema["paths"][route.path_format][method.lower()]
             statuses = set(op["responses"])
             assert any(s.startswith("2") for s in statuses), (route.path, method)
             if route.path != "/healthz":

@@ -1,0 +1,147 @@
+"""``/manifests``: create (curator), list, read, page through shards, prove and verify.
+
+``GET /manifests/{hash}/document`` is the hot read (trainers and auditors fetch it): the bytes
+are immutable and content-addressed, so it is ``async def`` and answers from
+``api.caches.DocumentCache`` and the token cache without a thread-pool hop or a query; a miss
+costs one ``run_in_threadpool`` call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from api.caches import DocumentCache
+from api.deps import BareReaderDep, CuratorDep, ReaderDep, SessionDep
+from api.pagination import Page, PageDep, paginate
+from api.problems import responses
+from registry import manifests
+from registry.db import transaction
+from registry.manifests import ManifestIn, ManifestOut, ShardLine, VerifyReport
+
+router = APIRouter(prefix="/manifests", tags=["manifests"])
+AUTH = (401, 403)
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class ManifestSummary(BaseModel):
+    """A manifest without its document (``GET .../document`` has the canonical bytes)."""
+
+    hash: str
+    name: str
+    intended_use: str
+    parent: str | None
+    merkle_root: str
+    shard_count: int
+    total_bytes: int
+    total_records: int
+    total_tokens: int
+    created_at: datetime
+
+
+class InclusionProofOut(BaseModel):
+    """An RFC 6962 audit path; check it offline against the document's ``merkle`` field."""
+
+    algorithm: str
+    shard: str
+    leaf_index: int
+    tree_size: int
+    path: list[str]
+    root: str
+
+
+def _summary(m: ManifestOut) -> ManifestSummary:
+    return ManifestSummary(**m.model_dump(exclude={"document"}))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ManifestSummary,
+    responses={
+        200: {"model": ManifestSummary, "description": "the same manifest already exists"},
+        **responses(*AUTH, 400, 404, 409, 422),
+    },
+)
+def create_manifest(
+    spec: ManifestIn, response: Response, session: SessionDep, _: CuratorDep
+) -> ManifestSummary:
+    """Freeze a manifest (curator). 403 with ``violations`` when the licence policy refuses it;
+    409 when its name is taken by a different manifest; the same request again is a 200."""
+    out, created = manifests.create_or_match_manifest(session, spec)
+    if not created:
+        response.status_code = 200
+    return _summary(out)
+
+
+@router.get("", response_model=Page[ManifestSummary], responses=responses(*AUTH, 422))
+def list_manifests(session: SessionDep, _: ReaderDep, page: PageDep) -> Page[ManifestSummary]:
+    """Manifests by hash."""
+    found = paginate(
+        lambda **kw: manifests.list_manifests(session, **kw), page, key=lambda m: m.hash
+    )
+    return Page[ManifestSummary](items=[_summary(m) for m in found.items], next=found.next)
+
+
+@router.get("/{ref}", response_model=ManifestSummary, responses=responses(*AUTH, 404, 422))
+def get_manifest(ref: str, session: SessionDep, _: ReaderDep) -> ManifestSummary:
+    """A manifest by hash, unique hash prefix or name."""
+    return _summary(manifests.get_manifest(session, ref))
+
+
+def _load_document(engine: Engine, ref: str) -> tuple[str, bytes]:
+    with transaction(engine, actor="anonymous", write=False) as session:
+        return manifests.manifest_document(session, ref)
+
+
+@router.get(
+    "/{ref}/document",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the canonical document bytes (ETag: the manifest hash)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **responses(*AUTH, 404, 422),
+    },
+)
+async def get_document(ref: str, request: Request, _: BareReaderDep) -> Response:
+    """The canonical document exactly as stored (its SHA-256 is the manifest hash); immutable."""
+    cache: DocumentCache = request.app.state.documents
+    digest, body = ref, cache.get(ref)
+    if body is None:
+        digest, body = await run_in_threadpool(_load_document, request.app.state.engine, ref)
+        cache.put(digest, body)
+    headers = {"ETag": f'"{digest}"', "Cache-Control": IMMUTABLE}
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/{ref}/shards", response_model=Page[ShardLine], responses=responses(*AUTH, 404, 422))
+def list_shards(ref: str, session: SessionDep, _: ReaderDep, page: PageDep) -> Page[ShardLine]:
+    """The manifest's shards by id (the Merkle leaf order)."""
+    digest = manifests.manifest_row(session, ref).hash
+    return paginate(
+        lambda **kw: list(manifests.shard_lines(session, digest, **kw)), page, key=lambda s: s.id
+    )
+
+
+@router.get(
+    "/{ref}/proof/{shard}",
+    response_model=InclusionProofOut,
+    responses=responses(*AUTH, 404, 409, 422),
+)
+def prove(ref: str, shard: str, session: SessionDep, _: ReaderDep) -> InclusionProofOut:
+    """An inclusion proof of ``shard`` (id or unique prefix) in the manifest."""
+    return InclusionProofOut(**manifests.prove(session, ref, shard).to_dict())
+
+
+@router.get("/{ref}/verify", response_model=VerifyReport, responses=responses(*AUTH, 404, 422))
+def verify(ref: str, session: SessionDep, _: ReaderDep) -> VerifyReport:
+    """Recompute the hash, Merkle root and totals from the stored rows (200 with ``ok``)."""
+    return manifests.verify_manifest(session, ref)
