@@ -15,6 +15,7 @@ from api.routes import (
     health,
     licences,
     manifests,
+    runs,
     shards,
     sources,
     tokens,
@@ -28,6 +29,8 @@ ROUTERS: list[APIRouter] = [
     datasets.router,
     shards.router,
     manifests.router,
+    runs.manifest_router,
+    runs.router,
     audit.router,
     tokens.router,
 ]
