@@ -81,7 +81,7 @@ class WeightsVerifyIn(BaseModel):
 
 
 @router.post(
-    "/runs", status_code=201, response_model=RunOut, responses=responses(*AUTH, 404, 409, 422)
+    "/runs", status_code=201, response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
 )
 def open_run(spec: RunIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """Open a run (trainer). 403 with ``violations`` when the manifest's policy fails today."""
@@ -133,14 +133,16 @@ def run_chain(run: RunRef, session: SessionDep, _: ReaderDep) -> list[str]:
     return runs.manifest_chain(session, run)
 
 
-@router.post("/runs/{run}/resume", response_model=RunOut, responses=responses(*AUTH, 404, 409, 422))
+@router.post(
+    "/runs/{run}/resume", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+)
 def resume_run(run: RunRef, session: SessionDep, _: TrainerDep) -> RunOut:
     """Take over an interrupted run (trainer); 409 if it completed, failed or is alive."""
     return runs.resume_run(session, run)
 
 
 @router.post(
-    "/runs/{run}/progress", response_model=RunOut, responses=responses(*AUTH, 404, 409, 422)
+    "/runs/{run}/progress", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
 )
 def record_progress(run: RunRef, progress: Progress, session: SessionDep, _: TrainerDep) -> RunOut:
     """Add the consumption since the last report and move the cursor, together (trainer).
@@ -150,7 +152,9 @@ def record_progress(run: RunRef, progress: Progress, session: SessionDep, _: Tra
     return runs.record_progress(session, run, progress)
 
 
-@router.post("/runs/{run}/heartbeat", status_code=204, responses=responses(*AUTH, 404, 409, 422))
+@router.post(
+    "/runs/{run}/heartbeat", status_code=204, responses=responses(*AUTH, 400, 404, 409, 422)
+)
 def heartbeat(run: RunRef, session: SessionDep, _: TrainerDep) -> Response:
     """Say the run's process is alive (trainer); 409 once it is no longer running."""
     runs.heartbeat(session, run)
@@ -158,7 +162,7 @@ def heartbeat(run: RunRef, session: SessionDep, _: TrainerDep) -> Response:
 
 
 @router.post(
-    "/runs/{run}/complete", response_model=RunOut, responses=responses(*AUTH, 404, 409, 422)
+    "/runs/{run}/complete", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
 )
 def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """The last progress, the weights' digest and ``completed`` in one transaction (trainer).
@@ -168,7 +172,9 @@ def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerD
     )
 
 
-@router.post("/runs/{run}/fail", response_model=RunOut, responses=responses(*AUTH, 404, 409, 422))
+@router.post(
+    "/runs/{run}/fail", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+)
 def fail_run(run: RunRef, spec: FailIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """Record the steps taken since the last checkpoint, then ``failed`` with the reason
     (trainer), in one transaction. The same failure again is a no-op."""
@@ -176,7 +182,7 @@ def fail_run(run: RunRef, spec: FailIn, session: SessionDep, _: TrainerDep) -> R
 
 
 @router.post(
-    "/runs/{run}/interrupted", response_model=RunOut, responses=responses(*AUTH, 404, 409, 422)
+    "/runs/{run}/interrupted", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
 )
 def mark_interrupted(run: RunRef, session: SessionDep, _: TrainerDep) -> RunOut:
     """Record that a running run stopped without finishing, so it can be resumed (trainer)."""
@@ -186,7 +192,7 @@ def mark_interrupted(run: RunRef, session: SessionDep, _: TrainerDep) -> RunOut:
 # --- weights ------------------------------------------------------------------------------------
 
 
-@router.post("/weights/verify", response_model=WeightsReport, responses=responses(*AUTH, 422))
+@router.post("/weights/verify", response_model=WeightsReport, responses=responses(*AUTH, 400, 422))
 def verify_weights(spec: WeightsVerifyIn, session: SessionDep, _: ReaderDep) -> WeightsReport:
     """Check a weights file's digest and stamp against the registry (200 with ``ok`` and
     ``problems``). The caller hashes the file and reads its header; the file never travels."""
