@@ -160,9 +160,9 @@ def register_shards(
             session,
             "shard.register",
             "shard",
-            new_rows[0]["id"] if len(new_rows) == 1 else f"{len(new_rows)} shards",
+            str(new_rows[0]["id"]) if len(new_rows) == 1 else f"{len(new_rows)} shards",
             {
-                "new_shards": sorted(r["id"] for r in new_rows),
+                "new_shards": sorted(str(r["id"]) for r in new_rows),
                 "links": [[link["dataset_id"], link["shard_id"]] for link in links],
             },
         )
