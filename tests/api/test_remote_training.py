@@ -247,3 +247,26 @@ def test_progress_is_idempotent_by_step(remote: Remote) -> None:
         done = client.complete_run(run.id, final, **kw)
         assert client.complete_run(run.id, final, **kw) == done  # retried: nothing changes
         assert (done.status, done.tokens) == ("completed", 20)
+
+
+class _StopsAfterFirstCheckpoint(HttpRegistry):
+    """A real HTTP client whose process is stopped (Ctrl-C) right after its first checkpoint."""
+
+    def record_progress(self, run_id: str, progress: Progress) -> Any:
+        super().record_progress(run_id, progress)
+        raise KeyboardInterrupt
+
+
+def test_interrupted_remote_run_resumes_with_exact_consumption(remote: Remote) -> None:
+    stopping = _StopsAfterFirstCheckpoint(
+        remote.server.url, remote.tokens.by_role["trainer"], store=str(remote.client_store)
+    )
+    with stopping, pytest.raises(KeyboardInterrupt):
+        train_with_registry(stopping, remote.spec(), threads=1)
+    [run] = _get(remote, "/runs")["items"]
+    assert (run["status"], run["steps_done"], run["tokens"]) == ("interrupted", 4, 4 * B * ROW)
+    with remote.client() as client:
+        result = train_with_registry(client, resume_run=run["id"][:10], threads=1)
+    assert (result.start_step, result.steps_done) == (4, 12)
+    done = _get(remote, f"/runs/{run['id']}")
+    assert (done["status"], done["tokens"]) == ("completed", 12 * B * ROW)
