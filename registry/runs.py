@@ -33,6 +33,7 @@ from registry.errors import Conflict, InvalidInput, NotFound
 from registry.lookup import resolve_prefix
 from registry.manifests import ManifestOut, check_usable, get_manifest, lineage, manifest_row
 from registry.models import Consumption, ManifestShard, TrainingRun, Weights
+from registry.paging import keyset
 from registry.types import utcnow
 
 DEFAULT_HEARTBEAT_S = 30.0
@@ -198,6 +199,25 @@ def list_runs(
     return [_out(session, r) for r in session.scalars(query)]
 
 
+def runs_page(
+    session: Session,
+    *,
+    manifest: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[RunOut]:
+    """Runs by id (keyset pages for the API); ``manifest`` narrows them to one manifest.
+
+    Raises:
+        NotFound: unknown manifest. InvalidInput: a limit below 1.
+    """
+    query = select(TrainingRun)
+    if manifest:
+        query = query.where(TrainingRun.manifest_hash == manifest_row(session, manifest).hash)
+    query = keyset(query, [TrainingRun.id], after=after, limit=limit)
+    return [_out(session, r) for r in session.scalars(query)]
+
+
 def consumption(session: Session, ref: str) -> list[ConsumptionOut]:
     """Per shard, what the run fed the optimizer (as of its last checkpoint), by shard id."""
     run_id = run_row(session, ref).id
@@ -359,14 +379,22 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
     registry never names a checkpoint that is not there, and the consumption it holds is always
     exactly what precedes the cursor it holds.
 
+    Idempotent by step: a report must be beyond the run's recorded ``steps_done``. The same
+    report sent again (a client retrying a request whose answer it lost) is recognised by its
+    step, cursor and checkpoint and changes nothing; any other report not beyond it is refused.
+
     Raises:
-        Conflict: the run is not running, or ``steps_done`` would move backwards.
+        Conflict: the run is not running, or ``steps_done`` is not beyond the recorded steps
+            (unless it is a replay of the last recorded report).
         InvalidInput: negative counts, or a shard that is not in the run's manifest.
     """
     row = _running(session, ref)
-    if progress.steps_done < row.steps_done:
+    if progress.steps_done <= row.steps_done and row.steps_done > 0:
+        if _is_replay(row, progress):
+            return _out(session, row)  # a retried report already recorded: count it once
         raise Conflict(
-            f"run {row.id} has recorded {row.steps_done} steps; {progress.steps_done} is behind"
+            f"run {row.id} has recorded {row.steps_done} steps; a report at step "
+            f"{progress.steps_done} is behind or a different report for the same step"
         )
     delta = {k: v for k, v in progress.consumption_delta.items() if v != (0, 0)}
     _check_delta(session, row.manifest_hash, delta)
@@ -411,6 +439,16 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
         },
     )
     return _out(session, row)
+
+
+def _is_replay(row: TrainingRun, progress: Progress) -> bool:
+    """Whether ``progress`` is the report that moved ``row`` to where it stands."""
+    return (
+        progress.steps_done == row.steps_done
+        and row.cursor is not None
+        and json.loads(row.cursor) == progress.cursor
+        and progress.checkpoint_path == row.checkpoint_path
+    )
 
 
 def heartbeat(session: Session, ref: str) -> None:
@@ -459,15 +497,44 @@ def finish_run(session: Session, ref: str) -> RunOut:
     return _out(session, row)
 
 
-def fail_run(session: Session, ref: str, error: str) -> RunOut:
-    """Mark a run failed with the reason; what it recorded before stays.
+def complete_run(
+    session: Session, ref: str, progress: Progress, *, sha256: str, path: str, size: int
+) -> RunOut:
+    """The last consumption, the weights' digest and ``completed``: the caller's one transaction.
+
+    Sent again after it succeeded (same step and digest), it changes nothing and answers the
+    completed run, so a client may retry it.
 
     Raises:
-        Conflict: the run already completed or failed.
+        Conflict: the run is not running (and this is not a replay), or the digest is taken.
+        InvalidInput: as ``record_progress`` and ``record_weights``.
     """
     row = run_row(session, ref, lock=True)
+    if row.status == "completed" and row.steps_done == progress.steps_done:
+        recorded = session.get(Weights, sha256)
+        if recorded is not None and recorded.run_id == row.id:
+            return _out(session, row)
+    record_progress(session, ref, progress)
+    record_weights(session, ref, sha256=sha256, path=path, size=size)
+    return finish_run(session, ref)
+
+
+def fail_run(session: Session, ref: str, error: str, progress: Progress | None = None) -> RunOut:
+    """Mark a run failed with the reason, after recording ``progress`` (the steps it did take
+    since its last checkpoint) if given; what it recorded before stays.
+
+    The same failure sent again (same error) changes nothing, so a client may retry it.
+
+    Raises:
+        Conflict: the run already completed, or failed with another error.
+    """
+    row = run_row(session, ref, lock=True)
+    if row.status == "failed" and row.error == error:
+        return _out(session, row)
     if row.status in ("completed", "failed"):
         raise Conflict(f"run {row.id} is already {row.status}")
+    if progress is not None:
+        record_progress(session, ref, progress)
     row.status, row.error, row.finished_at = "failed", error, utcnow()
     session.flush()
     audit.record(session, "run.fail", "run", row.id, {"error": error})
@@ -505,29 +572,52 @@ class WeightsReport(BaseModel):
     manifest: ManifestOut | None = None
 
 
-def _read_stamp(path: str) -> tuple[str, dict[str, Any] | None, Any, list[str]]:
-    """The file's digest, its stamp as JSON, the stamp object, and problems found offline.
+def read_weights_header(path: str) -> tuple[str, dict[str, str] | None, list[str]]:
+    """The file part of verification: its SHA-256 and its header metadata (the stamp entries).
+
+    Returns (digest, metadata or None, problems): an unreadable header is a problem, not an
+    error, so a report can still name the file's digest.
 
     Raises:
         NotFound: no file at ``path``.
     """
-    from manifests.errors import StampError  # manifests.stamp imports torch: keep it lazy
-    from manifests.stamp import file_sha256, read_stamp
+    from safetensors import SafetensorError, safe_open
+
+    from manifests.stamp import file_sha256  # manifests.stamp imports torch: keep it lazy
 
     if not os.path.isfile(path):
         raise NotFound(f"no weights file at {path}")
     digest = file_sha256(path)
     try:
-        stamp = read_stamp(path)
+        with safe_open(path, framework="pt") as f:
+            metadata = f.metadata()
+    except SafetensorError as exc:
+        return digest, None, [f"{path} is not a readable safetensors file: {exc}"]
+    return digest, dict(metadata or {}), []
+
+
+def _parse_stamp(
+    metadata: Mapping[str, str] | None,
+) -> tuple[Any, dict[str, Any] | None, list[str]]:
+    """The stamp object, the stamp as JSON (without the ``provreg.`` prefix), and problems."""
+    from manifests.errors import StampError
+    from manifests.stamp import WeightsStamp
+
+    try:
+        stamp = WeightsStamp.from_metadata(metadata)
     except StampError as exc:
-        return digest, None, None, [str(exc)]
+        return None, None, [str(exc)]
     data = {k.removeprefix("provreg."): v for k, v in stamp.to_metadata().items()}
-    return digest, data, stamp, []
+    return stamp, data, []
 
 
 def verify_weights_offline(path: str) -> WeightsReport:
     """What the file alone can show: a well-formed stamp, readable tensors, the file's digest."""
-    digest, data, stamp, problems = _read_stamp(path)
+    digest, metadata, problems = read_weights_header(path)
+    stamp, data, stamp_problems = (
+        _parse_stamp(metadata) if metadata is not None else (None, None, [])
+    )
+    problems += stamp_problems
     if stamp is not None:
         problems += _tensor_problems(path)
     return WeightsReport(
@@ -549,16 +639,37 @@ def _tensor_problems(path: str) -> list[str]:
 
 
 def verify_weights(session: Session, path: str) -> WeightsReport:
-    """Check a weights file's stamp against the registry in both directions.
-
-    The file's SHA-256 must be one the registry recorded, for the run the stamp names; that run
-    must have trained on the stamp's manifest, with its Merkle root, config, tokenizer and
-    manifest chain.
+    """Read a weights file's digest and stamp, and check them against the registry
+    (``check_weights``).
 
     Raises:
         NotFound: no file at ``path``.
     """
-    digest, data, stamp, problems = _read_stamp(path)
+    digest, metadata, problems = read_weights_header(path)
+    if metadata is None:
+        return WeightsReport(
+            path=path, sha256=digest, ok=False, problems=problems, offline=False, stamp=None
+        )
+    return check_weights(session, digest, metadata, path=path)
+
+
+def check_weights(
+    session: Session, sha256: str, metadata: Mapping[str, str] | None, *, path: str = ""
+) -> WeightsReport:
+    """The registry part of verification, for a file's SHA-256 and header stamp entries
+    (``provreg.*``) read wherever the file is: in both directions.
+
+    The digest must be one the registry recorded, for the run the stamp names; that run must
+    have trained on the stamp's manifest, with its Merkle root, config, tokenizer and manifest
+    chain. A malformed stamp is a problem in the report, not an error.
+
+    Raises:
+        InvalidInput: ``sha256`` is not a lowercase hex SHA-256.
+    """
+    if _HEX64.fullmatch(sha256) is None:
+        raise InvalidInput(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    digest = sha256
+    stamp, data, problems = _parse_stamp(metadata)
     if stamp is None:
         return WeightsReport(
             path=path, sha256=digest, ok=False, problems=problems, offline=False, stamp=None
@@ -598,6 +709,20 @@ def verify_weights(session: Session, path: str) -> WeightsReport:
         run=_out(session, run) if run is not None else None,
         manifest=manifest_out,
     )
+
+
+def get_weights(session: Session, sha256: str) -> WeightsOut:
+    """The registry's record of a weights file, by its SHA-256.
+
+    Raises:
+        InvalidInput: not a lowercase hex SHA-256. NotFound: not recorded here.
+    """
+    if _HEX64.fullmatch(sha256) is None:
+        raise InvalidInput(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    w = session.get(Weights, sha256)
+    if w is None:
+        raise NotFound(f"no weights with SHA-256 {sha256} are recorded")
+    return _weights_out(w)
 
 
 def _stamp_vs_run(session: Session, stamp: Any, run: TrainingRun) -> list[str]:

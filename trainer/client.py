@@ -166,15 +166,11 @@ class LocalRegistry:
         self, run_id: str, progress: Progress, *, sha256: str, path: str, size: int
     ) -> RunOut:
         with self._write() as s:
-            runs.record_progress(s, run_id, progress)
-            runs.record_weights(s, run_id, sha256=sha256, path=path, size=size)
-            return runs.finish_run(s, run_id)
+            return runs.complete_run(s, run_id, progress, sha256=sha256, path=path, size=size)
 
     def fail_run(self, run_id: str, error: str, progress: Progress | None = None) -> RunOut:
         with self._write() as s:
-            if progress is not None:
-                runs.record_progress(s, run_id, progress)
-            return runs.fail_run(s, run_id, error)
+            return runs.fail_run(s, run_id, error, progress)
 
     def mark_interrupted(self, run_id: str) -> RunOut:
         with self._write() as s:

@@ -35,11 +35,34 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _client() -> Any:
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="a provreg API (http://HOST:PORT) instead of the database; needs --token",
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="PROVREG_TOKEN", help="API token for --registry (or PROVREG_TOKEN)"
+    ),
+]
+
+
+def _client(registry: str | None = None, token: str | None = None) -> Any:
+    """The database (``PROVREG_DATABASE_URL``), or the API at ``registry`` with ``token``;
+    either way shards are read from the local store (``PROVREG_STORE``) when they are there."""
+    settings = get_settings()
+    if registry is not None:
+        from trainer.http_client import HttpRegistry
+
+        return HttpRegistry(registry, token or "", store=settings.store)
+    if token is not None and os.environ.get("PROVREG_TOKEN") != token:
+        raise InvalidInput("--token is for --registry: give the API's URL too")
     from registry.cli.common import engine
     from trainer.client import LocalRegistry
 
-    settings = get_settings()
     return LocalRegistry(engine(), store=settings.store, actor=settings.actor)
 
 
@@ -71,9 +94,14 @@ def train(
     heartbeat_s: Annotated[
         float, typer.Option(help="seconds between liveness updates", hidden=True)
     ] = runs.DEFAULT_HEARTBEAT_S,
+    registry: RegistryOpt = None,
+    token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Train on a manifest's verified shards; record consumption; write stamped weights."""
+    """Train on a manifest's verified shards; record consumption; write stamped weights.
+
+    With --registry, the run is opened and recorded through the API, and shards missing from
+    the local store are fetched from it (every byte is still verified before use)."""
     from trainer.errors import ShardRevokedError, ShardUnknownError, TrainerError
     from trainer.run import TrainSpec, train_with_registry
 
@@ -95,9 +123,10 @@ def train(
             heartbeat_s=heartbeat_s,
             parent_weights=from_weights,
         )
+    client = _client(registry, token)
     try:
         result = train_with_registry(
-            _client(), spec, resume_run=resume, threads=threads, progress=True
+            client, spec, resume_run=resume, threads=threads, progress=True
         )
     except TrainerError as exc:
         run_id = getattr(exc, "provreg_run", "?")
@@ -107,6 +136,9 @@ def train(
         if isinstance(exc, ShardUnknownError):
             raise NotFound(message) from exc
         raise IntegrityFailure(message) from exc
+    finally:
+        if registry is not None:
+            client.close()
     losses = result.losses
     summary = {
         "run": result.run_id,
@@ -261,11 +293,20 @@ def _show_report(rep: runs.WeightsReport) -> None:
 def verify(
     file: str,
     offline: Annotated[bool, typer.Option(help="check only what the file itself holds")] = False,
+    registry: RegistryOpt = None,
+    token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Check a weights file's stamp against the registry (or, --offline, against itself)."""
+    """Check a weights file's stamp against the registry (or, --offline, against itself).
+
+    With --registry, the file is hashed and its stamp read here; the API checks them."""
     if offline:
         rep = runs.verify_weights_offline(file)
+    elif registry is not None:
+        from trainer.http_client import HttpRegistry
+
+        with HttpRegistry(registry, token or "") as client:
+            rep = client.verify_weights(file)
     else:
         with tx(write=False) as session:
             rep = runs.verify_weights(session, file)
