@@ -90,6 +90,14 @@ provreg statement "Python Software Foundation"
 provreg statement "Ada Example"
 provreg ledger summary
 
+step "publish the public disclosures of the demo model (immutable, content-addressed)"
+for fmt in html json croissant eu-summary eu-summary-html spdx; do
+    provreg disclose "$OUT/model.safetensors" --format "$fmt" --provider "provreg demo" \
+        --model "provreg-demo-tiny-1" --out "$OUT/disclosure.$fmt" --publish
+done
+echo "files: $(ls "$OUT"/disclosure.* | tr '\n' ' ')"
+echo "served by \`provreg serve\` at http://127.0.0.1:8000/disclosures (HTML index, no token needed)"
+
 step "audit log"
 provreg audit verify
 
