@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from registry.errors import PolicyViolation, ProvregError
@@ -137,6 +137,20 @@ def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def _data_error(request: Request, exc: Exception) -> ProblemResponse:
+    # A value the schema admits but the database cannot store (PostgreSQL refuses NUL bytes in
+    # text, or a number out of a column's range): the request is invalid, and nothing was kept.
+    orig = getattr(exc, "orig", None)
+    reason = str(orig).strip().splitlines()[0] if orig else "a value cannot be stored"
+    return problem(
+        request,
+        422,
+        "Invalid input",
+        f"a value in the request cannot be stored: {reason}",
+        type_="urn:provreg:problem:invalid-input",
+    )
+
+
 def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -159,6 +173,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 

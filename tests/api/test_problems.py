@@ -165,3 +165,18 @@ def test_a_request_that_fails_after_writing_changes_nothing(
         live.stop()
     assert _problem(r, 409)["detail"] == "failed after a write"
     assert snapshot(engine) == before
+
+
+def test_a_value_the_database_cannot_store_is_422_not_500(
+    client: httpx.Client, api_tokens: Tokens, engine: Engine, db_url: str
+) -> None:
+    # Found by schemathesis: PostgreSQL refuses NUL bytes in text columns (SQLite stores them).
+    auth = api_tokens.auth("curator")
+    before = snapshot(engine)
+    r = client.post("/contributors", json={"name": "nul\u0000byte"}, headers=auth)
+    if db_url.startswith("postgresql"):
+        body = _problem(r, 422)
+        assert "cannot contain NUL" in body["detail"]
+        assert snapshot(engine) == before
+    else:
+        assert r.status_code == 201, r.text
