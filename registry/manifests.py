@@ -70,7 +70,9 @@ class ManifestIn(BaseModel):
     waivers: dict[str, str] = Field(default_factory=dict, description="source name -> reason")
 
 
-class ManifestOut(BaseModel):
+class ManifestSummary(BaseModel):
+    """A manifest without its document (the API's list and summary shape)."""
+
     model_config = ConfigDict(frozen=True)
 
     hash: str
@@ -83,6 +85,9 @@ class ManifestOut(BaseModel):
     total_records: int
     total_tokens: int
     created_at: datetime
+
+
+class ManifestOut(ManifestSummary):
     document: dict[str, Any]
 
 

@@ -8,8 +8,6 @@ costs one ``run_in_threadpool`` call.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
@@ -21,26 +19,11 @@ from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import manifests
 from registry.db import transaction
-from registry.manifests import ManifestIn, ManifestOut, ShardLine, VerifyReport
+from registry.manifests import ManifestIn, ManifestOut, ManifestSummary, ShardLine, VerifyReport
 
 router = APIRouter(prefix="/manifests", tags=["manifests"])
 AUTH = (401, 403)
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-class ManifestSummary(BaseModel):
-    """A manifest without its document (``GET .../document`` has the canonical bytes)."""
-
-    hash: str
-    name: str
-    intended_use: str
-    parent: str | None
-    merkle_root: str
-    shard_count: int
-    total_bytes: int
-    total_records: int
-    total_tokens: int
-    created_at: datetime
 
 
 class InclusionProofOut(BaseModel):
