@@ -4,15 +4,20 @@ A shard reaches the model only after (1) the registry says it is active and
 (2) its bytes hash to its id. The bytes are read into memory once, hashed, and
 parsed from that same buffer, so what is parsed is exactly what was verified
 (no window for the file to change between check and use).
+
+Reading runs in a background thread while the model trains, so it must not take the CPU away
+from training: Parquet is parsed on the calling thread only (no Arrow thread pool), and the
+texts stay in the verified Arrow buffer, each turned into a ``str`` only when the batcher asks
+for it (no shard-sized burst of Python objects holding the GIL).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,12 +57,38 @@ class ShardSource(Protocol):
         ...
 
 
+class ShardTexts(Sequence[str]):
+    """A verified shard's texts, in file order, read from its Arrow column on demand."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self._column = column.combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self._column)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"record {index} of a {len(self)}-record shard")
+        return str(self._column[index].as_py())
+
+    def __repr__(self) -> str:
+        return f"ShardTexts({len(self)} records)"
+
+
 @dataclass(frozen=True)
 class VerifiedShard:
     """A shard's texts, in file order, from bytes that hashed to `shard_id`."""
 
     shard_id: str
-    texts: list[str]
+    texts: ShardTexts
 
 
 def read_verified(source: ShardSource, shard_id: str) -> VerifiedShard:
@@ -87,13 +118,13 @@ def read_verified(source: ShardSource, shard_id: str) -> VerifiedShard:
         )
     texts = _parse(shard_id, data)
     _check_counts(ref, texts)
-    return VerifiedShard(shard_id=shard_id, texts=texts.to_pylist())
+    return VerifiedShard(shard_id=shard_id, texts=ShardTexts(texts))
 
 
 def _parse(shard_id: str, data: bytes) -> pa.ChunkedArray:
     """The `text` column of the canonical Parquet in `data` (parsed from that buffer)."""
     try:
-        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)))
+        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)), use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         raise ShardFormatError(f"shard {shard_id} is not a readable Parquet file: {exc}") from exc
     schema = table.schema
@@ -119,10 +150,10 @@ def _check_counts(ref: ShardRef, texts: pa.ChunkedArray) -> None:
         )
 
 
-def verified_loader(source: ShardSource) -> Callable[[str], list[str]]:
+def verified_loader(source: ShardSource) -> Callable[[str], Sequence[str]]:
     """A `load(shard_id) -> texts` callable for `trainer.data.BatchStream`."""
 
-    def load(shard_id: str) -> list[str]:
+    def load(shard_id: str) -> Sequence[str]:
         return read_verified(source, shard_id).texts
 
     return load

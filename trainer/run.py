@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -110,8 +111,9 @@ def check_spec(spec: TrainSpec) -> GPTConfig:
     return model_config
 
 
+@functools.cache
 def code_version() -> str:
-    """This package's version and, in a git checkout, its commit."""
+    """This package's version and, in a git checkout, its commit (asked of git once a process)."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
@@ -212,7 +214,7 @@ def train_with_registry(
     resume_run: str | None = None,
     threads: int | None = None,
     progress: bool = False,
-    prefetch: int = 2,
+    prefetch: bool = True,
 ) -> RunResult:
     """Open (or resume) a run, train it on its manifest's verified shards, stamp the weights.
 
@@ -269,22 +271,46 @@ def _train(
     run: RunOut,
     threads: int | None,
     show: bool,
-    prefetch: int,
+    prefetch: bool,
     t_call: float,
 ) -> RunResult:
     cfg = run.config
     hp = cfg["train"]
+    model_config = GPTConfig.from_dict(cfg["model"])
     set_threads(threads)
+    # The stream starts loading (and verifying) the first shard now, while the model is built
+    # and restored: time to first step is set-up or one shard, whichever is longer.
+    with BatchStream(
+        client.shard_ids(run.manifest),
+        verified_loader(client.shard_source(run.manifest)),
+        batch_size=hp["batch_size"],
+        block_size=model_config.block_size,
+        seed=run.seed,
+        start=Cursor.from_dict(run.cursor) if run.steps_done and run.cursor else None,
+        prefetch=prefetch,
+        tokenizer=ByteTokenizer(),
+    ) as batches:
+        return _train_on(client, run, model_config, batches, show, t_call)
+
+
+def _train_on(
+    client: RegistryClient,
+    run: RunOut,
+    model_config: GPTConfig,
+    batches: BatchStream,
+    show: bool,
+    t_call: float,
+) -> RunResult:
+    hp = run.config["train"]
     torch.manual_seed(run.seed)
-    model = GPT(GPTConfig.from_dict(cfg["model"]))
+    model = GPT(model_config)
     optimizer = make_optimizer(model, hp["lr"], hp["weight_decay"])
-    start, cursor = _restore(run, model, optimizer)
+    start = _restore(run, model, optimizer)
     if start == 0 and hp.get("parent_weights"):
         from trainer.weights import load_weights
 
         parent, _ = load_weights(hp["parent_weights"])
         model.load_state_dict(parent.state_dict())
-    ids = client.shard_ids(run.manifest)
     ckpt_dir = Path(hp["checkpoint_dir"]) / run.id
     every, steps = hp["checkpoint_every"], hp["steps"]
     kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
@@ -325,22 +351,9 @@ def _train(
         if kill_at and done == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    loader = verified_loader(client.shard_source(run.manifest))
     bar = _bar(show, steps, start, run.id)
     try:
-        with (
-            BatchStream(
-                ids,
-                loader,
-                batch_size=hp["batch_size"],
-                block_size=model.config.block_size,
-                seed=run.seed,
-                start=cursor,
-                prefetch=prefetch,
-                tokenizer=ByteTokenizer(),
-            ) as batches,
-            _Heartbeat(client, run.id, float(hp["heartbeat_s"])),
-        ):
+        with _Heartbeat(client, run.id, float(hp["heartbeat_s"])):
             train(
                 model,
                 batches,
@@ -353,6 +366,7 @@ def _train(
                 start_step=start,
                 optimizer=optimizer,
             )
+        batches.close()  # stop reading ahead before the weights are written
     except TrainerError as exc:
         if pending.cursor is not None:  # the optimizer did take those steps: consumed
             exc.provreg_pending = pending.progress(None, loss_summary(pending.losses, summary))  # type: ignore[attr-defined]
@@ -382,16 +396,15 @@ def _train(
     return dataclasses.replace(result, status=done_run.status, weights_path=out, weights_sha256=sha)
 
 
-def _restore(
-    run: RunOut, model: GPT, optimizer: torch.optim.Optimizer
-) -> tuple[int, Cursor | None]:
-    """The step and cursor to start from: the run's last recorded checkpoint, or the start.
+def _restore(run: RunOut, model: GPT, optimizer: torch.optim.Optimizer) -> int:
+    """The step to start from: the run's last recorded checkpoint (loaded into ``model`` and
+    ``optimizer``, and agreeing with the run's cursor), or 0.
 
     Raises:
         IntegrityFailure: the recorded checkpoint is missing or disagrees with the registry.
     """
     if run.steps_done == 0:
-        return 0, None
+        return 0
     if not run.checkpoint_path or run.cursor is None:
         raise IntegrityFailure(f"run {run.id} recorded {run.steps_done} steps but no checkpoint")
     try:
@@ -405,7 +418,7 @@ def _restore(
             f"checkpoint {run.checkpoint_path} is at step {meta.get('steps_done')}, "
             f"the registry says run {run.id} is at step {run.steps_done}"
         )
-    return run.steps_done, Cursor.from_dict(run.cursor)
+    return run.steps_done
 
 
 def _bar(show: bool, steps: int, start: int, run_id: str) -> Any:

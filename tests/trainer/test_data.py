@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from itertools import islice
 
 import pytest
@@ -13,7 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.trainer.conftest import FileSource, corpus
-from trainer.data import Batch, BatchStream, Cursor, ShardUsage, order_digest, shard_order
+from trainer.data import (
+    Batch,
+    BatchStream,
+    Cursor,
+    ShardUsage,
+    lower_thread_priority,
+    order_digest,
+    shard_order,
+)
 from trainer.errors import ShardIntegrityError, ShardRevokedError
 from trainer.reader import verified_loader
 from trainer.tokenizer import ByteTokenizer
@@ -89,7 +101,7 @@ def test_batches_match_the_reference_stream_and_attribution(shards: FileSource) 
 
 
 def test_attribution_sums_to_consumed_totals(shards: FileSource) -> None:
-    with stream(shards, max_epochs=1, prefetch=1) as s:
+    with stream(shards, max_epochs=1, prefetch=True) as s:
         batches = list(s)
     total = Counter()
     for b in batches:
@@ -123,10 +135,10 @@ def same(a: list[Batch], b: list[Batch]) -> bool:
     block=st.integers(1, 40),
     n=st.integers(1, 30),
     m=st.integers(1, 10),
-    prefetch=st.sampled_from([0, 1, 2]),
+    prefetch=st.booleans(),
 )
 def test_resume_at_cursor_continues_exactly(
-    shards: FileSource, batch: int, block: int, n: int, m: int, prefetch: int
+    shards: FileSource, batch: int, block: int, n: int, m: int, prefetch: bool
 ) -> None:
     kw = {"batch_size": batch, "block_size": block, "prefetch": prefetch}
     with stream(shards, **kw) as s:
@@ -156,7 +168,7 @@ def test_finished_shard_cursor_points_at_next_shard(shards: FileSource) -> None:
     assert b.attribution == {first: ShardUsage(size, shards.refs[first].records)}
     assert (b.cursor.epoch, b.cursor.shard_pos, b.cursor.record, b.cursor.token) == (0, 1, 0, 0)
     shards.opened.clear()
-    with stream(shards, start=b.cursor, prefetch=0) as s:
+    with stream(shards, start=b.cursor, prefetch=False) as s:
         next(s)
     assert first not in shards.opened  # resuming does not re-open a finished shard
 
@@ -172,12 +184,12 @@ def test_cursor_from_another_order_is_refused(shards: FileSource) -> None:
         Cursor.from_dict({"order": "x", "epoch": -1})
 
 
-@pytest.mark.parametrize("prefetch", [0, 1, 2])
+@pytest.mark.parametrize("prefetch", [False, True])
 @pytest.mark.parametrize(
     ("failure", "error"), [("tamper", ShardIntegrityError), ("revoke", ShardRevokedError)]
 )
 def test_failed_shard_surfaces_before_any_of_its_records(
-    tmp_path_factory: pytest.TempPathFactory, prefetch: int, failure: str, error: type
+    tmp_path_factory: pytest.TempPathFactory, prefetch: bool, failure: str, error: type
 ) -> None:
     source = make_source(tmp_path_factory)
     bad = shard_order(list(source.refs), 7, 0)[2]
@@ -197,9 +209,72 @@ def test_failed_shard_surfaces_before_any_of_its_records(
 
 
 def test_close_stops_the_prefetch_thread(shards: FileSource) -> None:
-    s = stream(shards, prefetch=2)
+    s = stream(shards, prefetch=True)
     next(s)
     s.close()
     assert not [t for t in threading.enumerate() if t.name == "shard-prefetch"]
     with pytest.raises(StopIteration):
         next(s)
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_next_shard_loads_in_the_middle_of_the_current_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Reading ahead starts halfway through a shard: never during the first step, and never
+    more than one shard ahead (measured: a load beside a step made it 5x slower)."""
+    source = FileSource(tmp_path_factory.mktemp("paced"))
+    for i in range(3):
+        source.add([f"shard {i} record {r:02d} " + "x" * 40 for r in range(10)])
+    first, second = shard_order(list(source.refs), 7, 0)[:2]
+    record = source.refs[first].tokens // 10  # every record has the same length
+    with stream(source, batch_size=1, block_size=record - 1) as s:  # one record a batch
+        next(s)
+        time.sleep(0.3)  # ample time for an eager loader to open the next shard
+        assert source.opened == [first]
+        for _ in range(4):
+            next(s)
+        time.sleep(0.3)
+        assert source.opened == [first], "records 0-4: still the first half"
+        next(s)  # record 5 of 10 starts the second half
+        assert _wait_until(lambda: source.opened == [first, second])
+        rest = list(islice(s, 4 + 10))  # the rest of the first shard and all of the second
+        assert set().union(*(b.attribution for b in rest)) == {first, second}
+    assert len(source.opened) == 3  # the third was asked for halfway through the second
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_single_record_and_empty_shards_do_not_stall(
+    tmp_path_factory: pytest.TempPathFactory, prefetch: bool
+) -> None:
+    source = FileSource(tmp_path_factory.mktemp("edge"))
+    for texts in (["one"], [], ["two", "three"], []):
+        source.add(texts)
+    toks, _, _ = reference(source, seed=7, epochs=2)
+    with stream(source, batch_size=1, block_size=3, max_epochs=2, prefetch=prefetch) as s:
+        got = [t for b in s for t in b.tokens.flatten().tolist()]
+    assert got == toks[: len(got)] and len(toks) - len(got) < 4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_lower_thread_priority_touches_only_the_calling_thread() -> None:
+    seen: list[int] = []
+
+    def body() -> None:
+        lower_thread_priority()
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert seen == [19]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -26,8 +26,11 @@ TEXTS = ["first record", "", "ünïcödé 数据", "last"]
 def test_reads_texts_in_file_order(source: FileSource) -> None:
     shard_id = source.add(TEXTS)
     shard = read_verified(source, shard_id)
-    assert shard.shard_id == shard_id and shard.texts == TEXTS
-    assert verified_loader(source)(shard_id) == TEXTS
+    assert shard.shard_id == shard_id and list(shard.texts) == TEXTS
+    assert list(verified_loader(source)(shard_id)) == TEXTS
+    assert (len(shard.texts), shard.texts[-1], shard.texts[1:3]) == (4, "last", TEXTS[1:3])
+    with pytest.raises(IndexError, match="record 4 of a 4-record shard"):
+        shard.texts[4]
     assert source.opened == [shard_id, shard_id]  # bytes fetched once per read
 
 
