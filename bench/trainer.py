@@ -10,7 +10,7 @@
 2. time to first step on a large manifest (default 1 GB, ``--manifest-mb``) against the time
    to verify one of its shards: verification must not hold the first step up beyond one shard.
 
-Usage: PYTHONPATH=. python -u -m bench.trainer [--manifest-mb 1024] [--threads N] [--quick]
+Usage: PYTHONPATH=. python -u -m bench.trainer [--manifest-mb 1024] [--threads N] [--device cuda] [--quick]
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from trainer.data import Batch, BatchStream, Cursor
 from trainer.model import GPT, config_from
 from trainer.reader import ShardRef, ShardSource, read_verified, verified_loader
 from trainer.run import TrainSpec, train_with_registry
-from trainer.train_loop import make_optimizer, set_threads, train
+from trainer.train_loop import make_optimizer, resolve_device, set_threads, train
 
 THREADS: int | None = None
+DEVICE = "cpu"
 REPEATS = 5
 
 
@@ -136,7 +137,7 @@ def _rate(walls: list[float], warmup: int, tokens_per_step: int) -> float:
 def _baseline(config: str, batch: int, steps: int, warmup: int) -> float:
     """Same model, optimizer and batch shape, from an in-memory tensor: no registry, no checks."""
     torch.manual_seed(0)
-    model = GPT(config_from(config))
+    model = GPT(config_from(config)).to(DEVICE)
     T = model.config.block_size
     data = torch.randint(0, 256, (steps, batch, T + 1))
     cursor = Cursor(order="in-memory")
@@ -152,6 +153,7 @@ def _baseline(config: str, batch: int, steps: int, warmup: int) -> float:
         grad_clip=1.0,
         on_step=lambda r: walls.append(time.perf_counter()),
         optimizer=make_optimizer(model, 3e-3, 0.1),
+        device=DEVICE,
     )
     return _rate(walls, warmup, batch * (T + 1))
 
@@ -174,7 +176,7 @@ def _with_registry(
         checkpoint_every=steps,
         out=str(out),
     )
-    result = train_with_registry(client, spec, threads=THREADS)
+    result = train_with_registry(client, spec, threads=THREADS, device=DEVICE)
     return _rate(result.step_walls, warmup, batch * (config_from(config).block_size + 1))
 
 
@@ -248,7 +250,7 @@ def first_step(root: Path, manifest_mb: int) -> None:
             out=str(root / "first.safetensors"),
         )
         client.opened.clear()
-        result = train_with_registry(client, spec, threads=THREADS)
+        result = train_with_registry(client, spec, threads=THREADS, device=DEVICE)
         assert result.first_step_s is not None
         assert len(client.opened) == 1, f"{len(client.opened)} shards opened for one step"
         firsts.append(result.first_step_s)
@@ -270,13 +272,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest-mb", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto... (both sides)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny only, fewer steps")
     args = parser.parse_args()
-    global THREADS
+    global THREADS, DEVICE
     THREADS = args.threads or None
+    DEVICE = str(resolve_device(args.device))
     n = set_threads(THREADS)
-    print(f"{n} threads", flush=True)
+    print(f"{n} threads, device {DEVICE}", flush=True)
     with tempfile.TemporaryDirectory(prefix="provreg-bench-") as tmp:
         throughput(Path(tmp), args.rounds, args.quick)
         first_step(Path(tmp), args.manifest_mb)

@@ -40,7 +40,7 @@ from trainer.errors import TrainerError
 from trainer.model import GPT, GPTConfig, config_from
 from trainer.reader import verified_loader
 from trainer.tokenizer import IDENTITY, ByteTokenizer
-from trainer.train_loop import StepResult, make_optimizer, set_threads, train
+from trainer.train_loop import StepResult, make_optimizer, resolve_device, set_threads, train
 from trainer.weights import save_weights
 
 # Test hook: the process SIGKILLs itself right after this step (1-based) is reported.
@@ -83,6 +83,7 @@ class RunResult:
     weights_sha256: str | None
     first_step_s: float | None  # from the call to the first step's report
     step_walls: list[float]  # perf_counter() at each step's report (includes checkpoints)
+    device: str = "cpu"  # where it trained
 
 
 def check_spec(spec: TrainSpec) -> GPTConfig:
@@ -215,11 +216,13 @@ def train_with_registry(
     threads: int | None = None,
     progress: bool = False,
     prefetch: bool = True,
+    device: str = "auto",
 ) -> RunResult:
     """Open (or resume) a run, train it on its manifest's verified shards, stamp the weights.
 
     Give ``spec`` for a new run, or ``resume_run`` to continue an interrupted one with the
-    config it was opened with.
+    config it was opened with. ``device`` and ``threads`` say where it runs, not what it is:
+    a run may resume on another device (consumption stays exact; the numerics may differ).
 
     Raises:
         InvalidInput: a bad spec (nothing is written).
@@ -230,6 +233,10 @@ def train_with_registry(
     t_call = time.perf_counter()
     if (spec is None) == (resume_run is None):
         raise InvalidInput("give either a training spec or a run to resume, not both")
+    try:
+        where = resolve_device(device)
+    except ValueError as exc:
+        raise InvalidInput(f"--device: {exc}") from exc
     if spec is not None:
         model_config = check_spec(spec)
         parent_run = None
@@ -246,7 +253,7 @@ def train_with_registry(
     else:
         run = client.resume_run(resume_run)  # type: ignore[arg-type]
     try:
-        return _train(client, run, threads, progress, prefetch, t_call)
+        return _train(client, run, where, threads, progress, prefetch, t_call)
     except TrainerError as exc:
         exc.provreg_run = run.id  # type: ignore[attr-defined]
         client.fail_run(run.id, str(exc), getattr(exc, "provreg_pending", None))
@@ -269,6 +276,7 @@ def _parent_run(path: str, model_config: GPTConfig) -> str:
 def _train(
     client: RegistryClient,
     run: RunOut,
+    device: torch.device,
     threads: int | None,
     show: bool,
     prefetch: bool,
@@ -290,7 +298,7 @@ def _train(
         prefetch=prefetch,
         tokenizer=ByteTokenizer(),
     ) as batches:
-        return _train_on(client, run, model_config, batches, show, t_call)
+        return _train_on(client, run, model_config, batches, device, show, t_call)
 
 
 def _train_on(
@@ -298,12 +306,13 @@ def _train_on(
     run: RunOut,
     model_config: GPTConfig,
     batches: BatchStream,
+    device: torch.device,
     show: bool,
     t_call: float,
 ) -> RunResult:
     hp = run.config["train"]
     torch.manual_seed(run.seed)
-    model = GPT(model_config)
+    model = GPT(model_config).to(device)  # initialised on the CPU: the same on every device
     optimizer = make_optimizer(model, hp["lr"], hp["weight_decay"])
     start = _restore(run, model, optimizer)
     if start == 0 and hp.get("parent_weights"):
@@ -317,7 +326,9 @@ def _train_on(
     pending = _Pending()
     summary = run.loss_summary
     last_ckpt = run.checkpoint_path
-    result = RunResult(run.id, "running", start, start, [], 0, {}, None, None, None, [])
+    result = RunResult(
+        run.id, "running", start, start, [], 0, {}, None, None, None, [], str(device)
+    )
 
     def on_step(r: StepResult) -> None:
         nonlocal summary, last_ckpt
@@ -363,6 +374,7 @@ def _train_on(
                 weight_decay=hp["weight_decay"],
                 grad_clip=hp["grad_clip"],
                 on_step=on_step,
+                device=str(device),
                 start_step=start,
                 optimizer=optimizer,
             )

@@ -69,6 +69,35 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """The torch device for ``name``: ``auto`` takes CUDA, then Apple's MPS, then the CPU.
+
+    Raises:
+        ValueError: not a device name, or a device this machine or this torch build lacks.
+    """
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if has_mps else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{name!r} is not a device (try auto, cpu, cuda, cuda:1 or mps)") from exc
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {name!r}: torch {torch.__version__} sees no CUDA device here")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {name!r}: this machine has {count} CUDA device(s)")
+    elif device.type == "mps" and not has_mps:
+        raise ValueError(f"device {name!r}: MPS is not available here")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r}: only cpu, cuda and mps are supported")
+    return device
+
+
 def lr_at(step: int, *, lr: float, warmup: int, steps: int, min_ratio: float = 0.1) -> float:
     """Linear warmup to `lr`, then cosine decay to `lr * min_ratio` at `steps`."""
     if step < warmup:

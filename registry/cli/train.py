@@ -80,6 +80,9 @@ def train(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads (default: the cores this process may use)")
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    ] = "auto",
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
     warmup: Annotated[int | None, typer.Option(help="warmup steps (default steps/10)")] = None,
     set_: Annotated[
@@ -126,7 +129,7 @@ def train(
     client = _client(registry, token)
     try:
         result = train_with_registry(
-            client, spec, resume_run=resume, threads=threads, progress=True
+            client, spec, resume_run=resume, threads=threads, progress=True, device=device
         )
     except TrainerError as exc:
         run_id = getattr(exc, "provreg_run", "?")
@@ -145,6 +148,7 @@ def train(
         "status": result.status,
         "steps": result.steps_done,
         "tokens": result.tokens,
+        "device": result.device,
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
         "weights": result.weights_path,
@@ -156,7 +160,7 @@ def train(
         first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
         console.print(
             f"run {result.run_id} {result.status}: steps {result.start_step}..{result.steps_done},"
-            f" {result.tokens:,} tokens, loss {first:.3f} -> {last:.3f}"
+            f" {result.tokens:,} tokens on {result.device}, loss {first:.3f} -> {last:.3f}"
         )
         console.print(f"weights {result.weights_path} sha256 {result.weights_sha256}")
 
@@ -325,23 +329,29 @@ def generate(
     temperature: Annotated[float, typer.Option(help="0 is greedy")] = 0.8,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps")] = "cpu",
 ) -> None:
     """Sample text from stamped weights (prints the prompt and its continuation)."""
     from manifests.errors import StampError
     from trainer.sampling import generate as sample
     from trainer.tokenizer import ByteTokenizer
-    from trainer.train_loop import set_threads
+    from trainer.train_loop import resolve_device, set_threads
     from trainer.weights import load_weights
 
     if not os.path.isfile(file):
         raise NotFound(f"no weights file at {file}")
     if tokens < 0 or temperature < 0:
         raise InvalidInput("--tokens and --temperature must be >= 0")
+    try:
+        where = resolve_device(device)
+    except ValueError as exc:
+        raise InvalidInput(f"--device: {exc}") from exc
     set_threads(threads)
     try:
         model, stamp = load_weights(file)
     except (StampError, ValueError) as exc:
         raise InvalidInput(f"{file} is not a stamped provreg GPT: {exc}") from exc
+    model.to(where)
     err_console.print(f"model from run {stamp.run}, manifest {stamp.manifest}", markup=False)
     text = sample(model, ByteTokenizer(), prompt, tokens, temperature=temperature, seed=seed)
     print(prompt + text)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import torch
 from safetensors.torch import load_file, save_file
 from sqlalchemy import Engine
 
@@ -392,6 +393,9 @@ BAD_TRAINS = [
     (["--config", "huge"], "unknown model config"),
     (["--steps", "0"], "steps must be"),
     (["--resume", "0123456789abcdef"], "give --manifest"),
+    (["--device", "tpu"], "'tpu' is not a device"),
+    (["--device", "meta"], "only cpu, cuda and mps"),
+    *([(["--device", "cuda"], "sees no CUDA device")] if not torch.cuda.is_available() else []),
 ]
 
 

@@ -14,7 +14,14 @@ from trainer.data import BatchStream, ShardUsage
 from trainer.errors import TrainingDivergedError
 from trainer.model import GPT, config_from
 from trainer.reader import verified_loader
-from trainer.train_loop import StepResult, TrainResult, lr_at, set_threads, train
+from trainer.train_loop import (
+    StepResult,
+    TrainResult,
+    lr_at,
+    resolve_device,
+    set_threads,
+    train,
+)
 
 STDLIB = Path(os.path.dirname(os.__file__))
 MODULES = ["textwrap.py", "string.py", "bisect.py", "heapq.py", "fnmatch.py", "shlex.py"]
@@ -89,3 +96,20 @@ def test_stops_when_batches_run_out_and_on_divergence(stdlib_source: FileSource)
     with pytest.raises(TrainingDivergedError, match="step 0"):
         train(model, iter(batches), steps=1, on_step=reports.append, **common)  # type: ignore[arg-type]
     assert reports == []
+
+
+def test_resolve_device_names_what_is_wrong() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected is None:
+        mps = getattr(torch.backends, "mps", None)
+        expected = "mps" if mps is not None and mps.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    for name, message in [
+        ("tpu", "'tpu' is not a device"),
+        ("", "is not a device"),
+        ("meta", "only cpu, cuda and mps"),
+        (f"cuda:{torch.cuda.device_count()}", "CUDA device"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            resolve_device(name)
