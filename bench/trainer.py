@@ -5,8 +5,8 @@
    an in-memory tensor with no registry and no verification; for ``tiny`` and ``small`` (~11M).
    Beside it, what the verified data pipeline alone costs a batch: a figure the machine's
    drift does not swamp.
-   Warmup steps are excluded; rounds alternate, and both the best round of each side and the
-   median ratio of back-to-back pairs are printed (this machine's speed drifts by 10%).
+   Warmup steps are excluded; rounds alternate (ABBA), and both the best round of each side
+   and the median ratio of back-to-back pairs are printed (this machine's speed drifts 10%).
 2. time to first step on a large manifest (default 1 GB, ``--manifest-mb``) against the time
    to verify one of its shards: verification must not hold the first step up beyond one shard.
 
@@ -201,13 +201,13 @@ def throughput(root: Path, rounds: int, quick: bool) -> None:
         plans.append(("small", 8, 24, 4))
     for config, batch, steps, warmup in plans:
         bases, regs = [], []
-        for _ in range(rounds):
-            bases.append(_baseline(config, batch, steps, warmup))
-            regs.append(
-                _with_registry(
-                    client, manifest, root / "w.safetensors", config, batch, steps, warmup
-                )
-            )
+        for i in range(rounds):  # ABBA: neither side always runs first
+            for side in ("base", "reg") if i % 2 == 0 else ("reg", "base"):
+                if side == "base":
+                    bases.append(_baseline(config, batch, steps, warmup))
+                else:
+                    out = root / "w.safetensors"
+                    regs.append(_with_registry(client, manifest, out, config, batch, steps, warmup))
         base, reg = max(bases), max(regs)
         paired = statistics.median(r / b for r, b in zip(regs, bases, strict=True))
         params = GPT(config_from(config)).num_params()
@@ -275,7 +275,7 @@ def main() -> None:
     parser.add_argument("--manifest-mb", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto... (both sides)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="tiny only, fewer steps")
     args = parser.parse_args()
     global THREADS, DEVICE
