@@ -24,8 +24,9 @@ Dataset provenance and training-manifest registry.
 
 **Auth.** Send `Authorization: Bearer <token>` (make one with `provreg token create`). Writes
 need a token with the right role (curators: contributors, sources, datasets, shards, manifests;
-trainers: runs and consumption; admin: everything); reads of the registry need a reader,
-curator, trainer or admin token. `/healthz` and disclosures are public. No token gives 401, a
+trainers: runs and consumption; admin: everything, settling runs included); reads of the
+registry need a reader, curator, trainer or admin token; a contributor token reads only its own
+contributor's statement. `/healthz` and disclosures are public. No token gives 401, a
 token without the role 403.
 
 **Errors** are RFC 9457 `application/problem+json`. **Lists** are keyset-paginated:

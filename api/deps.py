@@ -145,5 +145,6 @@ ReaderDep = Annotated[TokenOut, Depends(require(*READ_ROLES))]
 CuratorDep = Annotated[TokenOut, Depends(require(*WRITE_REGISTRY_ROLES))]
 TrainerDep = Annotated[TokenOut, Depends(require(*TRAIN_ROLES))]
 AuditorDep = Annotated[TokenOut, Depends(require("reader"))]
+ContributorDep = Annotated[TokenOut, Depends(require("contributor"))]  # or admin
 BareReaderDep = Annotated[TokenOut, Depends(bare_require(*READ_ROLES))]
 BareCuratorDep = Annotated[TokenOut, Depends(bare_require(*WRITE_REGISTRY_ROLES))]

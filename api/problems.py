@@ -123,7 +123,8 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(request, exc.status_code, title, detail, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(request, exc.status_code, title, detail, headers=headers)
 
 
 def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:

@@ -665,7 +665,7 @@ def statement(
         InvalidInput: ``date_from`` after ``date_to``.
     """
     if date_from and date_to and date_from > date_to:
-        raise InvalidInput(f"--from {date_from} is after --to {date_to}")
+        raise InvalidInput(f"the start date {date_from} is after the end date {date_to}")
     person = contributor_row(session, contributor_name)
     query = _entries_query().where(LedgerEntry.contributor_id == person.id)
     if date_from:

@@ -95,10 +95,12 @@ def _load_document(engine: Engine, ref: str) -> tuple[str, bytes]:
 async def get_document(ref: str, request: Request, _: BareReaderDep) -> Response:
     """The canonical document exactly as stored (its SHA-256 is the manifest hash); immutable."""
     cache: DocumentCache = request.app.state.documents
-    digest, body = ref, cache.get(ref)
-    if body is None:
+    cached = cache.get(ref)
+    if cached is None:
         digest, body = await run_in_threadpool(_load_document, request.app.state.engine, ref)
         cache.put(digest, body)
+    else:
+        digest, body = ref, cached
     headers = {"ETag": f'"{digest}"', "Cache-Control": IMMUTABLE}
     if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(status_code=304, headers=headers)

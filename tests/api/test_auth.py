@@ -29,6 +29,8 @@ RULES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/sources", lambda role: _source(f"by-{role}"), CURATORS),
     ("GET", "/audit/verify", None, {"admin", "reader"}),
     ("GET", "/tokens", None, {"admin"}),
+    ("GET", "/contributors/token-holder/statement", None, {"admin", "contributor"}),
+    ("GET", "/ledger/summary", None, {"admin"}),
 ]
 
 

@@ -1,0 +1,64 @@
+"""The ledger over HTTP: admins settle runs and read the summary; a contributor reads only their
+own statement. The same services as ``provreg settle``, ``statement`` and ``ledger summary``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import AdminDep, ContributorDep, SessionDep
+from api.problems import responses
+from registry import ledger, runs
+from registry.errors import NotPermitted
+from registry.ledger_entities import LedgerSummaryOut, SettlementOut, StatementOut
+
+router = APIRouter(tags=["ledger"])
+AUTH = (401, 403)
+RunRef = Annotated[
+    str, Path(min_length=1, max_length=64, description="run id or a unique prefix (8+ hex)")
+]
+
+
+@router.post(
+    "/runs/{run}/settle", response_model=SettlementOut, responses=responses(*AUTH, 404, 409, 422)
+)
+def settle_run(run: RunRef, session: SessionDep, _: AdminDep) -> SettlementOut:
+    """Turn a completed run's consumption into ledger entries (admin). Settling again adds
+    nothing and says so (``already_settled``), so a client may retry after a lost answer."""
+    return ledger.settle_run(session, runs.get_run(session, run).id)
+
+
+@router.get(
+    "/contributors/{name}/statement",
+    response_model=StatementOut,
+    responses=responses(*AUTH, 404, 422),
+)
+def contributor_statement(
+    name: str,
+    session: SessionDep,
+    token: ContributorDep,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="first day, inclusive (UTC)")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="last day, inclusive (UTC)")
+    ] = None,
+) -> StatementOut:
+    """One contributor's entries with per-run and per-source subtotals and totals per currency.
+
+    An admin may read anyone's; a contributor token only its own contributor's.
+    """
+    if token.role == "contributor" and token.contributor != name:
+        raise NotPermitted(
+            f"token {token.name!r} belongs to contributor {token.contributor!r}; "
+            f"it cannot read {name!r}'s statement"
+        )
+    return ledger.statement(session, name, date_from=date_from, date_to=date_to)
+
+
+@router.get("/ledger/summary", response_model=LedgerSummaryOut, responses=responses(*AUTH))
+def ledger_summary(session: SessionDep, _: AdminDep) -> LedgerSummaryOut:
+    """Totals per currency, per source and per run or pool, net of reversals (admin)."""
+    return ledger.ledger_summary(session)
