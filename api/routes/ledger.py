@@ -6,19 +6,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, ContributorDep, SessionDep
 from api.problems import responses
+from api.routes.runs import RunRef
 from registry import ledger, runs
 from registry.errors import NotPermitted
 from registry.ledger_entities import LedgerSummaryOut, SettlementOut, StatementOut
 
 router = APIRouter(tags=["ledger"])
 AUTH = (401, 403)
-RunRef = Annotated[
-    str, Path(min_length=1, max_length=64, description="run id or a unique prefix (8+ hex)")
-]
 
 
 @router.post(
