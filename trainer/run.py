@@ -112,6 +112,18 @@ def check_spec(spec: TrainSpec) -> GPTConfig:
     return model_config
 
 
+def device_for(name: str) -> torch.device:
+    """``trainer.train_loop.resolve_device`` for a user's ``--device``.
+
+    Raises:
+        InvalidInput: not a device, or one this machine lacks (nothing is written).
+    """
+    try:
+        return resolve_device(name)
+    except ValueError as exc:
+        raise InvalidInput(f"--device: {exc}") from exc
+
+
 @functools.cache
 def code_version() -> str:
     """This package's version and, in a git checkout, its commit (asked of git once a process)."""
@@ -233,10 +245,7 @@ def train_with_registry(
     t_call = time.perf_counter()
     if (spec is None) == (resume_run is None):
         raise InvalidInput("give either a training spec or a run to resume, not both")
-    try:
-        where = resolve_device(device)
-    except ValueError as exc:
-        raise InvalidInput(f"--device: {exc}") from exc
+    where = device_for(device)
     if spec is not None:
         model_config = check_spec(spec)
         parent_run = None

@@ -333,19 +333,17 @@ def generate(
 ) -> None:
     """Sample text from stamped weights (prints the prompt and its continuation)."""
     from manifests.errors import StampError
+    from trainer.run import device_for
     from trainer.sampling import generate as sample
     from trainer.tokenizer import ByteTokenizer
-    from trainer.train_loop import resolve_device, set_threads
+    from trainer.train_loop import set_threads
     from trainer.weights import load_weights
 
     if not os.path.isfile(file):
         raise NotFound(f"no weights file at {file}")
     if tokens < 0 or temperature < 0:
         raise InvalidInput("--tokens and --temperature must be >= 0")
-    try:
-        where = resolve_device(device)
-    except ValueError as exc:
-        raise InvalidInput(f"--device: {exc}") from exc
+    where = device_for(device)
     set_threads(threads)
     try:
         model, stamp = load_weights(file)
