@@ -15,9 +15,9 @@ from api import problems
 from api.caches import DocumentCache, TokenCache
 from api.routes import ROUTERS
 from registry.config import Settings, get_settings
-from registry.db import make_engine
-from registry.migrate import ensure_at_head
-from registry.store import ShardStore
+from registry.db.engine import make_engine
+from registry.db.migrate import ensure_at_head
+from registry.shards.store import ShardStore
 
 DESCRIPTION = """\
 Dataset provenance and training-manifest registry.

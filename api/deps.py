@@ -28,10 +28,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.caches import TokenCache
-from registry import tokens
-from registry.db import transaction
+from registry import auth
+from registry.auth import TokenOut
+from registry.db.engine import transaction
 from registry.errors import NotPermitted
-from registry.tokens import TokenOut
 
 ANONYMOUS = "anonymous"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -63,7 +63,7 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
 
 def _lookup(engine: Engine, plaintext: str) -> TokenOut | None:
     with transaction(engine, actor=ANONYMOUS, write=False) as session:
-        return tokens.authenticate(session, plaintext)
+        return auth.authenticate(session, plaintext)
 
 
 async def _authenticate(
@@ -78,11 +78,11 @@ async def _authenticate(
         raise _unauthorized("this needs a token: send Authorization: Bearer <token>")
     plaintext = credentials.credentials
     cache: TokenCache = request.app.state.token_cache
-    key = tokens.token_hash(plaintext)
+    key = auth.token_hash(plaintext)
     token = cache.get(key)
-    if token is None and plaintext.startswith(tokens.PREFIX):
+    if token is None and plaintext.startswith(auth.PREFIX):
         if session is not None:
-            token = await run_in_threadpool(tokens.authenticate, session, plaintext)
+            token = await run_in_threadpool(auth.authenticate, session, plaintext)
         else:
             token = await run_in_threadpool(_lookup, request.app.state.engine, plaintext)
         if token is not None:

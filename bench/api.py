@@ -39,7 +39,8 @@ from fastapi import Depends, HTTPException, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import SessionDep
-from registry import manifests, tokens
+from registry import auth as tokens
+from registry import manifests
 
 CONSTANT_PATHS = ("/bench/constant", "/bench/constant-async")
 
@@ -92,10 +93,13 @@ def _naive_document(
 def _seed(db_url: str, store_url: str) -> tuple[str, str, str]:
     """A registry with contributors, a source, a dataset of four registered shards and a
     manifest over them; returns a reader token, a curator token and the manifest hash."""
-    from registry import contributors, licences, manifests, migrate, sources, tokens
-    from registry.db import make_engine, transaction
-    from registry.registration import ShardIn, register_shards
-    from registry.store import ShardStore
+    from registry import auth as tokens
+    from registry import manifests
+    from registry.catalogue import contributors, licences, sources
+    from registry.db import migrate
+    from registry.db.engine import make_engine, transaction
+    from registry.shards.registration import ShardIn, register_shards
+    from registry.shards.store import ShardStore
 
     engine = make_engine(db_url)
     migrate.upgrade(engine)
@@ -311,7 +315,7 @@ def _probe_size(db_url: str, store_url: str, path: str, token: str) -> int:
 
     from api.app import create_app
     from registry.config import Settings
-    from registry.db import make_engine
+    from registry.db.engine import make_engine
 
     engine = make_engine(db_url)
     with TestClient(create_app(engine, settings=Settings(store=store_url))) as client:

@@ -23,8 +23,9 @@ LICENCES = ("MIT", "CC-BY-4.0", "CC-BY-SA-4.0 OR MIT", "Apache-2.0", "CC0-1.0")
 def build(path: Path, shards: int, sources: int) -> str:
     from manifests.canonical import canonical_json, sha256_hex
     from manifests.merkle import merkle_root
-    from registry import licences, migrate
-    from registry.db import make_engine, transaction
+    from registry.catalogue import licences
+    from registry.db import migrate
+    from registry.db.engine import make_engine, transaction
 
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
@@ -147,8 +148,8 @@ def main() -> None:
     import duckdb  # imported before timing, as pyarrow below: a one-off cost per process
     import pyarrow
 
-    from registry import disclosures
-    from registry.db import make_engine, transaction
+    from registry.db.engine import make_engine, transaction
+    from registry.disclosure import service as disclosures
 
     pyarrow.array([1], pyarrow.int64())  # pyarrow's first array loads pandas: not the bench's cost
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:

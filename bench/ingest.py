@@ -31,10 +31,11 @@ GIB = 1024**3
 _OURS = """
 import json, resource, sys, time
 import pyarrow.json, pyarrow.parquet, pyarrow.csv, pandas  # imported before the clock, as datasets (which imports them) is
-from registry import licences, migrate, sources
-from registry.db import make_engine, transaction
-from registry.ingest import ingest_paths
-from registry.store import ShardStore
+from registry.catalogue import licences, sources
+from registry.db import migrate
+from registry.db.engine import make_engine, transaction
+from registry.shards.ingest import ingest_paths
+from registry.shards.store import ShardStore
 work, corpus = sys.argv[1], sys.argv[2]
 engine = make_engine(f"sqlite:///{work}/bench.db")
 migrate.upgrade(engine)
@@ -104,7 +105,7 @@ def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
 
 
 def bench_hash(files: list[Path]) -> None:
-    from registry.store import hash_file
+    from registry.shards.store import hash_file
 
     total = sum(f.stat().st_size for f in files)
 

@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from registry import ledger, migrate
-from registry.db import make_engine, transaction
+from registry.db import migrate
+from registry.db.engine import make_engine, transaction
+from registry.ledger import service as ledger
 
 STAMP = "2026-01-01 00:00:00.000000"  # how SQLAlchemy stores a UTC datetime in SQLite
 

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 from manifests.merkle import verify_inclusion_against_document
-from registry import licences, migrate
 from registry import manifests as svc
-from registry.db import make_engine, transaction
-from registry.sources import SourceIn, add_source
+from registry.catalogue import licences
+from registry.catalogue.sources import SourceIn, add_source
+from registry.db import migrate
+from registry.db.engine import make_engine, transaction
 
 
 def _setup(path: Path, n_shards: int, n_sources: int) -> None:
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="provreg-bench-") as tmp:
-        db = Path(tmp) / "registry.db"
+        db = Path(tmp) / "registry.db.engine"
         t0 = time.perf_counter()
         _setup(db, args.shards, args.sources)
         print(

@@ -28,10 +28,12 @@ import pyarrow.parquet as pq
 import torch
 from sqlalchemy import insert
 
-from registry import licences, manifests, migrate, sources
-from registry.db import make_engine, transaction
-from registry.models import Dataset, DatasetShard, Shard
-from registry.store import ShardStore
+from registry import manifests
+from registry.catalogue import licences, sources
+from registry.db import migrate
+from registry.db.engine import make_engine, transaction
+from registry.db.models import Dataset, DatasetShard, Shard
+from registry.shards.store import ShardStore
 from trainer.client import LocalRegistry
 from trainer.data import Batch, BatchStream, Cursor, shard_order
 from trainer.model import GPT, config_from

@@ -16,8 +16,8 @@ import rfc8785
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from registry.models import AuditEntry
-from registry.types import utcnow
+from registry.db.models import AuditEntry
+from registry.db.types import utcnow
 
 GENESIS = "0" * 64
 

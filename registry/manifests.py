@@ -37,10 +37,8 @@ from manifests.policy import (
     evaluate_policy,
 )
 from registry import audit
-from registry.datasets import dataset_row
-from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
-from registry.lookup import resolve_prefix
-from registry.models import (
+from registry.db.lookup import resolve_prefix
+from registry.db.models import (
     CompensationTerms,
     Licence,
     Manifest,
@@ -49,8 +47,10 @@ from registry.models import (
     Source,
     SourceContributor,
 )
-from registry.paging import keyset
-from registry.types import utcnow
+from registry.db.paging import keyset
+from registry.db.types import utcnow
+from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
+from registry.shards.datasets import dataset_row
 
 _HEXISH = re.compile(r"[0-9a-f]{1,64}")
 _CHUNK = 900  # ids per IN (...) clause: under SQLite's default variable limit

@@ -18,12 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from registry import licences, migrate
-from registry.cli import common
-from registry.cli.main import app
+from cli import common
+from cli.main import app
+from registry.catalogue import licences
 from registry.config import get_settings
-from registry.db import make_engine, transaction
-from registry.models import Base
+from registry.db import migrate
+from registry.db.engine import make_engine, transaction
+from registry.db.models import Base
 
 PG_URL = os.environ.get("PROVREG_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -41,7 +42,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated, seeded SQLite file; tests copy it instead of migrating again."""
-    path = tmp_path_factory.mktemp("template") / "registry.db"
+    path = tmp_path_factory.mktemp("template") / "registry.db.engine"
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     with transaction(engine, actor="test") as session:
@@ -62,7 +63,7 @@ def _pg_schema_url(schema: str) -> str:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """URL of an empty-but-initialised registry (schema at head, licences seeded)."""
     if request.param == "sqlite":
-        path = tmp_path / "registry.db"
+        path = tmp_path / "registry.db.engine"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return

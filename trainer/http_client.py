@@ -34,7 +34,7 @@ from registry.errors import (
     TooLarge,
 )
 from registry.manifests import ManifestOut
-from registry.runs import Progress, RunOut, WeightsReport, read_weights_header
+from registry.runs.service import Progress, RunOut, WeightsReport, read_weights_header
 from trainer.errors import ShardRevokedError, ShardUnknownError
 from trainer.reader import ShardRef, ShardSource
 
@@ -117,7 +117,7 @@ class _HttpShardSource:
         """
         local = self._registry.store
         if local is not None:
-            from registry.shard_source import read_shard_bytes
+            from registry.shards.resolve import read_shard_bytes
 
             try:
                 return read_shard_bytes(local, shard_id)

@@ -32,7 +32,7 @@ import torch
 
 from manifests.stamp import WeightsStamp
 from registry.errors import IntegrityFailure, InvalidInput, ProvregError
-from registry.runs import DEFAULT_HEARTBEAT_S, Progress, RunOut, loss_summary
+from registry.runs.service import DEFAULT_HEARTBEAT_S, Progress, RunOut, loss_summary
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.client import RegistryClient
 from trainer.data import BatchStream, Cursor, ShardUsage

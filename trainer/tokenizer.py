@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from registry.tokens_count import TOKENIZER as IDENTITY
-from registry.tokens_count import count_tokens
+from registry.shards.token_count import TOKENIZER as IDENTITY
+from registry.shards.token_count import count_tokens
 
 __all__ = ["EOT", "IDENTITY", "VOCAB_SIZE", "ByteTokenizer", "count_tokens"]
 

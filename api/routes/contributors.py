@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from api.deps import CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import contributors
-from registry.contributors import ContributorIn
-from registry.entities import ContributorOut
+from registry.catalogue import contributors
+from registry.catalogue.contributors import ContributorIn
+from registry.entities.catalogue import ContributorOut
 
 router = APIRouter(prefix="/contributors", tags=["contributors"])
 AUTH = (401, 403)

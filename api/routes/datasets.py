@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import datasets
-from registry.shard_entities import DatasetOut
+from registry.entities.shards import DatasetOut
+from registry.shards import datasets
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 AUTH = (401, 403)

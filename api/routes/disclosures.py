@@ -25,8 +25,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SessionDep
 from api.problems import responses
-from registry import disclosures as svc
-from registry.disclosure_formats._page import esc, num, page, table
+from registry.disclosure import service as svc
+from registry.disclosure.formats._page import esc, num, page, table
 from registry.errors import NotFound
 
 router = APIRouter(prefix="/disclosures", tags=["disclosures"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from api.problems import responses
-from registry import migrate
+from registry.db import migrate
 
 router = APIRouter(tags=["health"])
 

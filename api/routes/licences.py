@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from api.deps import ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import licences
-from registry.entities import LicenceOut
+from registry.catalogue import licences
+from registry.entities.catalogue import LicenceOut
 
 router = APIRouter(prefix="/licences", tags=["licences"])
 AUTH = (401, 403)

@@ -18,7 +18,7 @@ from api.deps import BareReaderDep, CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import manifests
-from registry.db import transaction
+from registry.db.engine import transaction
 from registry.manifests import ManifestIn, ManifestOut, ManifestSummary, ShardLine, VerifyReport
 
 router = APIRouter(prefix="/manifests", tags=["manifests"])

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ReaderDep, SessionDep, TrainerDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import manifests, runs
-from registry.runs import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
-from registry.shard_source import ManifestShardOut, manifest_shard
+from registry import manifests
+from registry.runs import service as runs
+from registry.runs.service import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
+from registry.shards.resolve import ManifestShardOut, manifest_shard
 
 router = APIRouter(tags=["runs"])
 manifest_router = APIRouter(prefix="/manifests", tags=["manifests"])

@@ -18,14 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import BareCuratorDep, CuratorDep, ReaderDep, SessionDep
 from api.problems import responses
-from registry import registration, shards, uploads
-from registry.db import transaction
+from registry.catalogue.revocation import revoke_shard
+from registry.db.engine import transaction
+from registry.entities.shards import ShardOut
 from registry.errors import TooLarge
-from registry.registration import RegisterReport, ShardIn
-from registry.revocation import revoke_shard
-from registry.shard_entities import ShardOut
-from registry.store import CHUNK, ShardStore
-from registry.uploads import UploadOut, UploadSink
+from registry.shards import registration, uploads
+from registry.shards import verification as shards
+from registry.shards.registration import RegisterReport, ShardIn
+from registry.shards.store import CHUNK, ShardStore
+from registry.shards.uploads import UploadOut, UploadSink
 
 router = APIRouter(prefix="/shards", tags=["shards"])
 AUTH = (401, 403)

@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import sources
-from registry.entities import SourceOut
-from registry.revocation import revoke_source
-from registry.sources import SourceIn
+from registry.catalogue import sources
+from registry.catalogue.revocation import revoke_source
+from registry.catalogue.sources import SourceIn
+from registry.entities.catalogue import SourceOut
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 AUTH = (401, 403)

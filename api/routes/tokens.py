@@ -11,8 +11,8 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from api.deps import AdminDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import tokens
-from registry.tokens import TokenOut
+from registry import auth
+from registry.auth import TokenOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 @router.get("", response_model=Page[TokenOut], responses=responses(401, 403, 422))
 def list_tokens(session: SessionDep, _: AdminDep, page: PageDep) -> Page[TokenOut]:
     """Every token by name, revoked ones included; never a token or its hash."""
-    return paginate(lambda **kw: tokens.list_tokens(session, **kw), page, key=lambda r: r.name)
+    return paginate(lambda **kw: auth.list_tokens(session, **kw), page, key=lambda r: r.name)
 
 
 @router.post(
@@ -30,7 +30,7 @@ def revoke_token(
     name: str, request: Request, after: BackgroundTasks, session: SessionDep, _: AdminDep
 ) -> TokenOut:
     """Revoke a token (admin): from now on it authenticates nothing."""
-    out = tokens.revoke_token(session, name)
+    out = auth.revoke_token(session, name)
     cache = request.app.state.token_cache
     cache.evict(name)
     after.add_task(cache.evict, name)  # again after the commit: a request in between re-cached it

@@ -17,10 +17,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.app import create_app
-from registry import contributors, tokens
+from registry import auth
+from registry.catalogue import contributors
 from registry.config import Settings
-from registry.db import transaction
-from registry.models import TOKEN_ROLES
+from registry.db.engine import transaction
+from registry.db.models import TOKEN_ROLES
 
 
 class LiveServer:
@@ -85,7 +86,7 @@ def api_tokens(engine: Engine) -> Tokens:
     with transaction(engine, actor="test") as session:
         contributors.add_contributor(session, name="token-holder")
         by_role = {
-            role: tokens.create_token(
+            role: auth.create_token(
                 session,
                 name=role,
                 role=role,
@@ -93,8 +94,8 @@ def api_tokens(engine: Engine) -> Tokens:
             )[0]
             for role in TOKEN_ROLES
         }
-        revoked, _ = tokens.create_token(session, name="gone", role="curator")
-        tokens.revoke_token(session, "gone")
+        revoked, _ = auth.create_token(session, name="gone", role="curator")
+        auth.revoke_token(session, "gone")
     return Tokens(by_role=by_role, revoked=revoked)
 
 

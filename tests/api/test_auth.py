@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, select
 
-from registry.models import TOKEN_ROLES, AuditEntry
+from registry.db.models import TOKEN_ROLES, AuditEntry
 from tests.api.conftest import Tokens
 
 READERS = {"admin", "curator", "trainer", "reader"}

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from api.routes.disclosures import router
-from registry import disclosures as svc
+from registry.disclosure import service as svc
 from registry.errors import ProvregError
 from tests.registry import disclosure_corpus as dc
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from registry.db import transaction
+from registry.db.engine import transaction
 from tests.api.conftest import Tokens
 from tests.conftest import snapshot
 from tests.registry import ledger_fixtures as fx

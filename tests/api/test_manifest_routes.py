@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from manifests.merkle import InclusionProof, verify_inclusion_against_document
-from registry import contributors, sources, tokens
-from registry.db import transaction
-from registry.models import TOKEN_ROLES
-from registry.registration import ShardIn, register_shards
-from registry.store import ShardStore
+from registry import auth
+from registry.catalogue import contributors, sources
+from registry.db.engine import transaction
+from registry.db.models import TOKEN_ROLES
+from registry.shards.registration import ShardIn, register_shards
+from registry.shards.store import ShardStore
 from tests.api.conftest import Tokens
 from tests.conftest import Cli, snapshot
 
@@ -48,7 +49,7 @@ def seeded(engine: Engine, store_dir: Any) -> str:
         ]
         register_shards(s, ShardStore(store_dir), shards)
         for role in TOKEN_ROLES:
-            tokens.create_token(s, name=f"victim-{role}", role="reader")
+            auth.create_token(s, name=f"victim-{role}", role="reader")
     from registry import manifests
 
     with transaction(engine, actor="test") as s:
@@ -227,12 +228,12 @@ def test_token_revoked_through_the_api_stops_working_at_once(
     client: httpx.Client, api_tokens: Tokens, engine: Engine
 ) -> None:
     with transaction(engine, actor="test") as s:
-        plaintext, _ = tokens.create_token(s, name="soon-gone", role="reader")
-    auth = {"Authorization": f"Bearer {plaintext}"}
-    assert client.get("/datasets", headers=auth).status_code == 200  # now cached
+        plaintext, _ = auth.create_token(s, name="soon-gone", role="reader")
+    bearer = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/datasets", headers=bearer).status_code == 200  # now cached
     r = client.post("/tokens/soon-gone/revoke", headers=api_tokens.auth("admin"))
     assert r.status_code == 200 and r.json()["revoked_at"] is not None
-    assert client.get("/datasets", headers=auth).status_code == 401
+    assert client.get("/datasets", headers=bearer).status_code == 401
     assert (
         client.post("/tokens/soon-gone/revoke", headers=api_tokens.auth("admin")).status_code == 409
     )

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.deps import CuratorDep, SessionDep
-from registry import contributors
+from registry.catalogue import contributors
 from registry.errors import Conflict
 from tests.api.conftest import LiveServer, Tokens
 from tests.conftest import snapshot

@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 
 from manifests.stamp import file_sha256, read_stamp
 from registry import manifests
+from registry.db.models import Shard
 from registry.errors import Conflict, NotPermitted, PolicyViolation
-from registry.models import Shard
-from registry.runs import Progress
-from registry.store import ShardStore
+from registry.runs.service import Progress
+from registry.shards.store import ShardStore
 from tests.api.conftest import LiveServer, Tokens
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f

@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from api.routes import ROUTERS
-from registry import contributors, licences, sources
-from registry.db import transaction
+from registry.catalogue import contributors, licences, sources
+from registry.db.engine import transaction
 from tests.api.conftest import Tokens
 
 
@@ -125,7 +125,7 @@ def test_provreg_serve_serves_the_api(db_url: str) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "registry.cli.main",
+        "cli.main",
         "serve",
         "--port",
         str(port),
@@ -155,7 +155,7 @@ def test_provreg_serve_refuses_an_uninitialised_database(tmp_path) -> None:  # t
         "PYTHONPATH": os.getcwd(),
     }
     r = subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", "serve"],
+        [sys.executable, "-m", "cli.main", "serve"],
         env=env,
         capture_output=True,
         text=True,

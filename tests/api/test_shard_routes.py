@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from registry import contributors, sources
-from registry.db import transaction
-from registry.models import AuditEntry
+from registry.catalogue import contributors, sources
+from registry.db.engine import transaction
+from registry.db.models import AuditEntry
 from tests.api.conftest import UPLOAD_LIMIT, Tokens
 from tests.conftest import snapshot
 

@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
-from registry import contributors, manifests, sources
-from registry.models import Dataset, DatasetShard, LedgerEntry, Shard, TrainingRun, Weights
+from registry import manifests
+from registry.catalogue import contributors, sources
+from registry.db.models import Dataset, DatasetShard, LedgerEntry, Shard, TrainingRun, Weights
 
 SECRETS = (
     "secret-contact@private.example",

@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import contributors, sources
-from registry.datasets import ensure_dataset
-from registry.models import Contributor, DatasetShard, Shard, Source
+from registry.catalogue import contributors, sources
+from registry.db.models import Contributor, DatasetShard, Shard, Source
+from registry.shards.datasets import ensure_dataset
 
 
 def fake_id(label: str) -> str:

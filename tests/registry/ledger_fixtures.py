@@ -12,8 +12,8 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from registry import contributors, sources
-from registry.models import Consumption, Contributor, Manifest, ManifestShard, Shard, TrainingRun
+from registry.catalogue import contributors, sources
+from registry.db.models import Consumption, Contributor, Manifest, ManifestShard, Shard, TrainingRun
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

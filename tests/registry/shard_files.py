@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
-from registry.datasets import ensure_dataset
-from registry.models import DatasetShard, Shard, Source
-from registry.store import ShardStore
+from registry.db.models import DatasetShard, Shard, Source
+from registry.shards.datasets import ensure_dataset
+from registry.shards.store import ShardStore
 
 
 def write_shard(store: Path, texts: Sequence[str]) -> tuple[str, int, int, int]:

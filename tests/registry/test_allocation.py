@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.allocation import allocate, per_mtok_exact, round_minor, to_minor_exact
 from registry.errors import InvalidInput
+from registry.ledger.allocation import allocate, per_mtok_exact, round_minor, to_minor_exact
 
 
 def test_three_equal_shares_of_one_cent_go_to_the_first() -> None:

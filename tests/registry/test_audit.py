@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from registry import audit, contributors
+from registry import audit
+from registry.catalogue import contributors
 from tests.conftest import Cli
 
 

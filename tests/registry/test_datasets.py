@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from registry import audit, datasets, lookup, shards
+from registry import audit
+from registry.catalogue.revocation import revoke_source
+from registry.db import lookup
+from registry.db.models import AuditEntry, Shard, Source
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.ingest import ingest_paths
-from registry.models import AuditEntry, Shard, Source
-from registry.revocation import revoke_source
-from registry.store import ShardStore
+from registry.shards import datasets
+from registry.shards import verification as shards
+from registry.shards.ingest import ingest_paths
+from registry.shards.store import ShardStore
 from tests.conftest import Cli, snapshot
 from tests.registry.test_ingest import add_source
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from registry import disclosures as svc
-from registry.disclosure_facts import NOT_PROVIDED
+from registry.db.models import SOURCE_KINDS
+from registry.disclosure import service as svc
+from registry.disclosure.facts import NOT_PROVIDED
 from registry.errors import InvalidInput, NotFound
-from registry.models import SOURCE_KINDS
 from tests.conftest import Cli, snapshot
 from tests.registry import disclosure_corpus as dc
 

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, select
 
-from registry import sources
+from registry.catalogue import sources
+from registry.db.models import AuditEntry, DatasetShard, Shard
 from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from registry.ingest import ingest_dataset, ingest_paths, register_shard_files
-from registry.models import AuditEntry, DatasetShard, Shard
-from registry.store import ShardStore, hash_file
+from registry.shards.ingest import ingest_dataset, ingest_paths, register_shard_files
+from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 
 TEXTS = ["first document", "", "zweites Dokument: äöü", "first document", "x" * 3000]
@@ -312,7 +312,7 @@ def test_no_ai_training_licence_may_still_be_stored(
     session_factory: Callable[..., Any], store: ShardStore, tmp_path: Path
 ) -> None:
     with session_factory() as s:
-        from registry.models import Licence
+        from registry.db.models import Licence
 
         ids = s.scalars(select(Licence.spdx_id).where(Licence.no_ai_training.is_(True))).all()
     assert ids == ["LicenseRef-tdm-reserved"]  # the seeded licence that forbids AI training
@@ -361,7 +361,7 @@ def test_crash_before_commit_leaves_registry_unchanged_and_orphan_reported(
     before = snapshot(engine)
     env = os.environ | cli.env | {"PROVREG_TEST_CRASH_BEFORE_COMMIT": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", "ingest", str(path), "--source", "src", "--dataset", "d"],
+        [sys.executable, "-m", "cli.main", "ingest", str(path), "--source", "src", "--dataset", "d"],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == -9, proc.stderr

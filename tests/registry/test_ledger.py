@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, select, update
 
-from registry import ledger
+from registry.db.models import AuditEntry, Contributor, LedgerEntry, Source
+from registry.db.types import utcnow
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.models import AuditEntry, Contributor, LedgerEntry, Source
-from registry.types import utcnow
+from registry.ledger import service as ledger
 from tests.conftest import Cli, snapshot
 from tests.registry import ledger_fixtures as fx
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from manifests.document import ManifestDocument
 from manifests.merkle import merkle_root
 from registry import manifests as svc
+from registry.db.models import Shard, Source
 from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
-from registry.models import Shard, Source
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
 

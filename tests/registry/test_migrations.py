@@ -8,9 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from registry import migrate
+from registry.db import migrate
+from registry.db.models import APPEND_ONLY_TABLES, Base
 from registry.errors import SchemaOutOfDate
-from registry.models import APPEND_ONLY_TABLES, Base
 
 
 def test_upgrade_matches_models_and_downgrade_empties(engine: Engine) -> None:
@@ -35,7 +35,7 @@ def test_migration_names_the_same_frozen_tables_as_the_models() -> None:
     from importlib import util
 
     spec = util.spec_from_file_location(
-        "m0001", migrate.ALEMBIC_DIR / "versions" / "0001_initial_schema.py"
+        "m0001", migrate.migrations_dir() / "versions" / "0001_initial_schema.py"
     )
     assert spec and spec.loader
     module = util.module_from_spec(spec)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from registry.errors import InvalidInput
-from registry.money import check_currency, format_minor, minor_units, parse_decimal
+from registry.ledger.money import check_currency, format_minor, minor_units, parse_decimal
 
 
 def test_currencies_and_minor_units() -> None:

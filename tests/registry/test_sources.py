@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from registry import contributors, sources
+from registry.catalogue import contributors, sources
 from registry.errors import Conflict, InvalidInput, NotFound
 from tests.conftest import Cli, snapshot
 

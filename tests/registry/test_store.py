@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from registry.errors import InvalidInput, NotFound
-from registry.shard_format import ShardWriter, WrittenShard, ids_for, read_canonical
-from registry.store import ShardStore, hash_file
-from registry.tokens_count import count_tokens, count_tokens_array
+from registry.shards.format import ShardWriter, WrittenShard, ids_for, read_canonical
+from registry.shards.store import ShardStore, hash_file
+from registry.shards.token_count import count_tokens, count_tokens_array
 
 ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 

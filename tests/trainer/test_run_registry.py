@@ -19,11 +19,12 @@ from safetensors.torch import load_file, save_file
 from sqlalchemy import Engine
 
 from manifests.stamp import file_sha256, read_stamp, write_stamped_weights
-from registry import audit, manifests, runs
+from registry import audit, manifests
+from registry.db.models import Shard, Source
 from registry.errors import Conflict, InvalidInput, PolicyViolation
-from registry.models import Shard, Source
-from registry.runs import Progress
-from registry.store import ShardStore
+from registry.runs import service as runs
+from registry.runs.service import Progress
+from registry.shards.store import ShardStore
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
 from tests.registry import shard_files
@@ -288,7 +289,7 @@ def test_resume_after_sigkill_gives_exact_consumption(env: Env, db_url: str, cli
         [
             sys.executable,
             "-m",
-            "registry.cli.main",
+            "cli.main",
             "train",
             "--manifest",
             env.manifest,

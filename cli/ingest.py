@@ -1,0 +1,94 @@
+"""``provreg ingest``: files in, registered content-addressed shards out (one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cli.common import JSON_HELP, console, emit, tx
+from registry.config import get_settings
+
+if TYPE_CHECKING:
+    from registry.entities.shards import IngestReport
+
+
+@contextmanager
+def progress_bar(total: int | None, what: str) -> Iterator[Callable[[int], None]]:
+    """A byte-counting tqdm bar on stderr (silent when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total or None,
+        desc=what,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        leave=False,
+        disable=None,
+    ) as bar:
+        yield bar.update
+
+
+def summary(r: IngestReport) -> str:
+    """The line people read at the end: what was added, and how fast."""
+    mb = r.input_bytes / 1e6
+    speed = f"{mb / r.seconds:.1f} MB/s" if r.seconds > 0 else "-"
+    ref = f"{r.dataset}@{r.version}"
+    lines = [f"created dataset {ref}"] if r.dataset_created else []
+    if r.nothing_new:
+        lines.append(
+            f"nothing new: all {len(r.shard_ids)} shard(s) of this input are already in {ref} "
+            f"({r.records} records, {r.tokens} tokens)"
+        )
+    else:
+        lines.append(
+            f"{ref}: {len(r.shard_ids)} shard(s) ({r.shards_registered} new, "
+            f"{r.shards_linked} added to the dataset, {r.shards_already_in_dataset} already in it), "
+            f"{r.records} records, {r.tokens} tokens, {r.bytes_written / 1e6:.1f} MB stored; "
+            f"read {mb:.1f} MB in {r.seconds:.1f} s ({speed})"
+        )
+    return "\n".join(lines)
+
+
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="files, globs or directories")],
+    source: Annotated[str, typer.Option(help="the registered source the data comes from")],
+    dataset: Annotated[str, typer.Option(help="NAME[@VERSION] (version 1 by default)")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl, parquet, csv, text or hf-disk (default: by name)"),
+    ] = None,
+    text_field: Annotated[str, typer.Option(help="field or column holding the text")] = "text",
+    per_line: Annotated[
+        bool, typer.Option("--per-line", help="text format: a document per line, not per file")
+    ] = False,
+    shard_size: Annotated[
+        str, typer.Option(help="target text bytes per shard, e.g. 64MiB")
+    ] = "64MiB",
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Read files into canonical shards, store them and register them, all or nothing."""
+    from registry.shards.ingest import ingest_paths, parse_size
+    from registry.shards.readers import expand_paths, input_bytes
+    from registry.shards.store import ShardStore
+
+    size = parse_size(shard_size)
+    store = ShardStore(get_settings().store)
+    total = input_bytes(expand_paths(paths, format))
+    with progress_bar(total, "ingest") as bar, store.track(), tx() as session:
+        report = ingest_paths(
+            session,
+            store,
+            paths,
+            source=source,
+            dataset=dataset,
+            format=format,
+            text_field=text_field,
+            per_line=per_line,
+            shard_size=size,
+            progress=bar,
+        )
+    emit(report, as_json, lambda: console.print(summary(report), markup=False))

@@ -1,0 +1,87 @@
+"""The ``provreg`` command: a thin layer over the registry's services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import audit as audit_cmds
+from cli import contributors as contributor_cmds
+from cli import datasets as dataset_cmds
+from cli import disclose as disclose_cmds
+from cli import ingest as ingest_cmds
+from cli import ledger as ledger_cmds
+from cli import licences as licence_cmds
+from cli import manifests as manifest_cmds
+from cli import serve as serve_cmds
+from cli import shards as shard_cmds
+from cli import sources as source_cmds
+from cli import tokens as token_cmds
+from cli import train as train_cmds
+from cli.common import console, engine, err_console, tx
+from registry.catalogue import licences
+from registry.config import get_settings
+from registry.db import migrate
+from registry.db.engine import make_engine
+from registry.errors import ProvregError
+
+
+class _Root(TyperGroup):
+    """Turns a domain error into one clear line on stderr and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context (private module)
+        try:
+            return super().invoke(ctx)
+        except ProvregError as exc:
+            err_console.print(f"provreg: error: {exc.detail}", markup=False)
+            ctx.exit(1)
+
+
+app = typer.Typer(
+    cls=_Root,
+    no_args_is_help=True,
+    add_completion=False,
+    help="provreg: dataset provenance and training-manifest registry.",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(licence_cmds.app, name="licence")
+app.add_typer(contributor_cmds.app, name="contributor")
+app.add_typer(source_cmds.app, name="source")
+app.add_typer(audit_cmds.app, name="audit")
+app.add_typer(manifest_cmds.app, name="manifest")
+ledger_cmds.register(app)
+app.command("ingest")(ingest_cmds.ingest)
+app.add_typer(shard_cmds.app, name="shard")
+app.add_typer(dataset_cmds.app, name="dataset")
+app.add_typer(token_cmds.app, name="token")
+app.command("serve")(serve_cmds.serve)
+app.add_typer(train_cmds.app)  # train, run, weights, generate
+app.command("disclose")(disclose_cmds.disclose)
+
+
+@app.command("init")
+def init() -> None:
+    """Create or upgrade the registry database and seed the licences. Safe to run again."""
+    settings = get_settings()
+    eng = make_engine(settings.database_url)
+    before = migrate.current_revision(eng)
+    migrate.upgrade(eng)
+    engine.cache_clear()
+    with tx() as session:
+        added = licences.seed(session)
+    after = migrate.current_revision(eng)
+    where = eng.url.render_as_string(hide_password=True)
+    change = "created" if before is None else ("upgraded" if before != after else "up to date")
+    console.print(
+        f"registry {where}: schema {change} (revision {after}); {len(added)} licences added"
+    )
+
+
+def main() -> None:
+    app(prog_name="provreg")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

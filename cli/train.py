@@ -1,0 +1,355 @@
+"""``provreg train``, ``provreg run``, ``provreg weights`` and ``provreg generate``.
+
+torch and the trainer are imported inside the commands: ``provreg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import JSON_HELP, console, emit, err_console, table, tx
+from registry.config import get_settings
+from registry.errors import IntegrityFailure, InvalidInput, NotFound, NotPermitted
+from registry.runs import service as runs
+
+app = typer.Typer(no_args_is_help=True)
+run_app = typer.Typer(no_args_is_help=True, help="Training runs: status, loss, consumption.")
+weights_app = typer.Typer(no_args_is_help=True, help="Stamped weights files.")
+app.add_typer(run_app, name="run")
+app.add_typer(weights_app, name="weights")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``n_layer=2`` -> ("n_layer", 2): values are JSON (numbers, true/false), else strings."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise InvalidInput(f"--set {item!r} is not KEY=VALUE (e.g. n_layer=2)")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="a provreg API (http://HOST:PORT) instead of the database; needs --token",
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="PROVREG_TOKEN", help="API token for --registry (or PROVREG_TOKEN)"
+    ),
+]
+
+
+def _client(registry: str | None = None, token: str | None = None) -> Any:
+    """The database (``PROVREG_DATABASE_URL``), or the API at ``registry`` with ``token``;
+    either way shards are read from the local store (``PROVREG_STORE``) when they are there."""
+    settings = get_settings()
+    if registry is not None:
+        from trainer.http_client import HttpRegistry
+
+        return HttpRegistry(registry, token or "", store=settings.store)
+    if token is not None and os.environ.get("PROVREG_TOKEN") != token:
+        raise InvalidInput("--token is for --registry: give the API's URL too")
+    from cli.common import engine
+    from trainer.client import LocalRegistry
+
+    return LocalRegistry(engine(), store=settings.store, actor=settings.actor)
+
+
+@app.command("train")
+def train(
+    manifest: Annotated[str | None, typer.Option(help="manifest hash, prefix or name")] = None,
+    config: Annotated[str, typer.Option(help="tiny, small, medium or base")] = "tiny",
+    steps: Annotated[int, typer.Option(help="optimizer steps")] = 200,
+    batch_size: Annotated[int, typer.Option(help="sequences per step")] = 16,
+    seed: Annotated[int, typer.Option(help="seeds the weights and the data order")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints")] = 50,
+    out: Annotated[str, typer.Option(help="where to write the stamped weights")] = (
+        "model.safetensors"
+    ),
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (default: the cores this process may use)")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    ] = "auto",
+    lr: Annotated[float, typer.Option(help="peak learning rate")] = 3e-3,
+    warmup: Annotated[int | None, typer.Option(help="warmup steps (default steps/10)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="model override KEY=VALUE; repeatable")
+    ] = None,
+    from_weights: Annotated[
+        str | None, typer.Option(help="continue training from these stamped weights")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="continue an interrupted run from its last checkpoint")
+    ] = None,
+    heartbeat_s: Annotated[
+        float, typer.Option(help="seconds between liveness updates", hidden=True)
+    ] = runs.DEFAULT_HEARTBEAT_S,
+    registry: RegistryOpt = None,
+    token: TokenOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Train on a manifest's verified shards; record consumption; write stamped weights.
+
+    With --registry, the run is opened and recorded through the API, and shards missing from
+    the local store are fetched from it (every byte is still verified before use)."""
+    from trainer.errors import ShardRevokedError, ShardUnknownError, TrainerError
+    from trainer.run import TrainSpec, train_with_registry
+
+    if (manifest is None) == (resume is None):
+        raise InvalidInput("give --manifest to start a run, or --resume RUN to continue one")
+    spec = None
+    if manifest is not None:
+        spec = TrainSpec(
+            manifest=manifest,
+            config=config,
+            overrides=dict(parse_override(s) for s in set_ or []),
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            checkpoint_every=checkpoint_every,
+            out=out,
+            lr=lr,
+            warmup=warmup,
+            heartbeat_s=heartbeat_s,
+            parent_weights=from_weights,
+        )
+    client = _client(registry, token)
+    try:
+        result = train_with_registry(
+            client, spec, resume_run=resume, threads=threads, progress=True, device=device
+        )
+    except TrainerError as exc:
+        run_id = getattr(exc, "provreg_run", "?")
+        message = f"run {run_id} failed: {exc}"
+        if isinstance(exc, ShardRevokedError):
+            raise NotPermitted(message) from exc
+        if isinstance(exc, ShardUnknownError):
+            raise NotFound(message) from exc
+        raise IntegrityFailure(message) from exc
+    finally:
+        if registry is not None:
+            client.close()
+    losses = result.losses
+    summary = {
+        "run": result.run_id,
+        "status": result.status,
+        "steps": result.steps_done,
+        "tokens": result.tokens,
+        "device": result.device,
+        "loss_first": losses[0] if losses else None,
+        "loss_last": losses[-1] if losses else None,
+        "weights": result.weights_path,
+        "sha256": result.weights_sha256,
+    }
+
+    def human() -> None:
+        k = max(1, min(10, len(losses) // 5))
+        first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
+        console.print(
+            f"run {result.run_id} {result.status}: steps {result.start_step}..{result.steps_done},"
+            f" {result.tokens:,} tokens on {result.device}, loss {first:.3f} -> {last:.3f}"
+        )
+        console.print(f"weights {result.weights_path} sha256 {result.weights_sha256}")
+
+    emit(summary, as_json, human)
+
+
+def _show_run(r: runs.RunOut, shards: list[runs.ConsumptionOut] | None) -> None:
+    loss = r.loss_summary or {}
+
+    def fmt(x: Any) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    rows: list[list[Any]] = [
+        [
+            "status",
+            r.status
+            + (f" (recorded: {r.recorded_status})" if r.status != r.recorded_status else ""),
+        ],
+        ["manifest", r.manifest],
+        ["parent run", r.parent_run or "-"],
+        ["config", f"{r.config.get('config_name', '?')} {json.dumps(r.config.get('model'))}"],
+        ["seed", r.seed],
+        ["tokenizer", r.tokenizer],
+        ["code", r.code_version],
+        ["steps", f"{r.steps_done} of {r.config.get('train', {}).get('steps', '?')}"],
+        [
+            "loss",
+            f"first {fmt(loss.get('first'))}, last {fmt(loss.get('last'))}, min {fmt(loss.get('min'))}",
+        ],
+        ["loss curve", " ".join(f"{x:.3f}" for x in loss.get("curve", [])) or "-"],
+        ["consumed", f"{r.tokens:,} tokens, {r.records:,} records, {r.shards} shards"],
+        ["checkpoint", r.checkpoint_path or "-"],
+        ["started", r.started_at.isoformat(timespec="seconds")],
+        ["heartbeat", r.heartbeat_at.isoformat(timespec="seconds") if r.heartbeat_at else "-"],
+        ["finished", r.finished_at.isoformat(timespec="seconds") if r.finished_at else "-"],
+    ]
+    if r.error:
+        rows.append(["error", r.error])
+    for w in r.weights:
+        rows.append(["weights", f"{w.path} sha256 {w.sha256} ({w.bytes:,} bytes)"])
+    table(f"run {r.id}", ["field", "value"], rows)
+    if shards:
+        table(
+            "consumption",
+            ["shard", "tokens", "records"],
+            [[c.shard_id, c.tokens, c.records] for c in shards],
+        )
+
+
+@run_app.command("show")
+def show(
+    run: str,
+    shards: Annotated[bool, typer.Option(help="list consumption per shard")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """A run: status (interrupted if it went silent), steps, loss, consumption, weights."""
+    with tx(write=False) as session:
+        row = runs.get_run(session, run)
+        per_shard = runs.consumption(session, run) if shards or as_json else None
+    data = row.model_dump(mode="json") | (
+        {"consumption": [c.model_dump() for c in per_shard]} if per_shard is not None else {}
+    )
+    emit(data, as_json, lambda: _show_run(row, per_shard))
+
+
+@run_app.command("list")
+def list_(
+    manifest: Annotated[str | None, typer.Option(help="only runs on this manifest")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Runs, newest first."""
+    with tx(write=False) as session:
+        rows = runs.list_runs(session, manifest=manifest)
+    emit(
+        rows,
+        as_json,
+        lambda: table(
+            f"{len(rows)} runs",
+            ["run", "status", "manifest", "steps", "tokens", "last loss", "started"],
+            [
+                [
+                    r.id,
+                    r.status,
+                    r.manifest[:16],
+                    r.steps_done,
+                    r.tokens,
+                    f"{(r.loss_summary or {}).get('last') or 0:.3f}",
+                    r.started_at.isoformat(timespec="seconds"),
+                ]
+                for r in rows
+            ],
+        ),
+    )
+
+
+def _show_report(rep: runs.WeightsReport) -> None:
+    console.print(f"weights {rep.path}\nsha256  {rep.sha256}")
+    if rep.stamp:
+        console.print(f"stamp   manifest {rep.stamp['manifest']} run {rep.stamp['run']}")
+        console.print(
+            f"        registry {rep.stamp['registry']} tokenizer {rep.stamp['tokenizer']}"
+        )
+        console.print(f"        chain {rep.stamp['manifest_chain']}")
+    m = rep.manifest
+    if m is not None:
+        doc = m.document
+        console.print(f"manifest {m.name} ({m.hash}), intended use: {m.intended_use}")
+        totals = doc.get("totals", {})
+        console.print("totals  " + ", ".join(f"{k} {v:,}" for k, v in totals.items()))
+        table(
+            "licences",
+            ["licence", "obligations"],
+            [
+                [x["expression"], ", ".join(x["obligations"]) or "-"]
+                for x in doc.get("licences", [])
+            ],
+        )
+        table(
+            "sources",
+            ["source", "kind", "licence", "shards", "tokens"],
+            [
+                [s["name"], s["kind"], s["licence"], s["shards"], s["tokens"]]
+                for s in doc["sources"]
+            ],
+        )
+    if rep.run is not None:
+        r = rep.run
+        console.print(f"run     {r.id} {r.status}, {r.steps_done} steps, {r.tokens:,} tokens")
+    if rep.ok:
+        console.print("verified" + (" (offline: the file alone)" if rep.offline else ""))
+
+
+@weights_app.command("verify")
+def verify(
+    file: str,
+    offline: Annotated[bool, typer.Option(help="check only what the file itself holds")] = False,
+    registry: RegistryOpt = None,
+    token: TokenOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Check a weights file's stamp against the registry (or, --offline, against itself).
+
+    With --registry, the file is hashed and its stamp read here; the API checks them."""
+    if offline:
+        rep = runs.verify_weights_offline(file)
+    elif registry is not None:
+        from trainer.http_client import HttpRegistry
+
+        with HttpRegistry(registry, token or "") as client:
+            rep = client.verify_weights(file)
+    else:
+        with tx(write=False) as session:
+            rep = runs.verify_weights(session, file)
+    emit(rep, as_json, lambda: _show_report(rep))
+    if not rep.ok:
+        for p in rep.problems:
+            err_console.print(f"provreg: weights NOT verified: {p}", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command("generate")
+def generate(
+    file: str,
+    prompt: Annotated[str, typer.Option(help="text to continue")] = "",
+    tokens: Annotated[int, typer.Option(help="tokens (bytes) to generate")] = 200,
+    temperature: Annotated[float, typer.Option(help="0 is greedy")] = 0.8,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps")] = "cpu",
+) -> None:
+    """Sample text from stamped weights (prints the prompt and its continuation)."""
+    from manifests.errors import StampError
+    from trainer.run import device_for
+    from trainer.sampling import generate as sample
+    from trainer.tokenizer import ByteTokenizer
+    from trainer.train_loop import set_threads
+    from trainer.weights import load_weights
+
+    if not os.path.isfile(file):
+        raise NotFound(f"no weights file at {file}")
+    if tokens < 0 or temperature < 0:
+        raise InvalidInput("--tokens and --temperature must be >= 0")
+    where = device_for(device)
+    set_threads(threads)
+    try:
+        model, stamp = load_weights(file)
+    except (StampError, ValueError) as exc:
+        raise InvalidInput(f"{file} is not a stamped provreg GPT: {exc}") from exc
+    model.to(where)
+    err_console.print(f"model from run {stamp.run}, manifest {stamp.manifest}", markup=False)
+    text = sample(model, ByteTokenizer(), prompt, tokens, temperature=temperature, seed=seed)
+    print(prompt + text)

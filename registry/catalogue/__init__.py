@@ -1,0 +1,1 @@
+"""The catalogue of where data comes from: licences, contributors, sources, and revocation."""

@@ -1,0 +1,229 @@
+"""Sources: where data came from, under which licence, from whom, and on what terms.
+
+Request shapes (``SourceIn`` and friends) live here with the service, so the CLI and the API
+validate through the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from registry import audit
+from registry.catalogue.contributors import contributor_row
+from registry.catalogue.licences import known_licence_ids, normalise_expression
+from registry.db.models import (
+    COMPENSATION_MODELS,
+    CONSENT_STATUSES,
+    SOURCE_KINDS,
+    CompensationTerms,
+    Source,
+    SourceContributor,
+)
+from registry.db.paging import keyset
+from registry.entities.catalogue import ShareOut, SourceOut, TermsOut
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.ledger.money import check_currency, parse_decimal
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contributor: str
+    share: Decimal
+
+
+class TermsIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    uri: str = Field(min_length=1, max_length=2000)
+    kind: str
+    licence: str = Field(max_length=1000)
+    contributors: list[ShareIn] = Field(default_factory=list)
+    terms: TermsIn | None = None
+    collected_from: date | None = None
+    collected_to: date | None = None
+    jurisdiction: str | None = Field(default=None, max_length=100)
+    tdm_checked: bool = False
+    tdm_respected: bool = False
+    pii: bool = False
+    pii_measures: str | None = None
+    consent_status: str = "unknown"
+    description: str | None = None
+
+
+def parse_share(text: str) -> ShareIn:
+    """``alice=0.25`` -> ShareIn; the CLI's spelling of a contributor's share."""
+    name, sep, share = text.rpartition("=")
+    if not sep or not name.strip():
+        raise InvalidInput(f"contributor share {text!r} is not NAME=SHARE (e.g. alice=0.5)")
+    value = parse_decimal(share, what=f"share of {name.strip()!r}", allow_zero=False)
+    return ShareIn(contributor=name.strip(), share=value)
+
+
+def parse_terms(text: str) -> TermsIn:
+    """``per-mtok:1.50:EUR``, ``flat:500:USD``, ``pool:10000:EUR`` or ``none``."""
+    parts = text.strip().split(":")
+    if parts == ["none"]:
+        return TermsIn(model="none")
+    if len(parts) != 3:
+        raise InvalidInput(
+            f"terms {text!r} are not MODEL:AMOUNT:CURRENCY "
+            "(per-mtok:1.50:EUR, flat:500:USD, pool:10000:EUR) or none"
+        )
+    model, amount, currency = parts
+    return TermsIn(
+        model=model, amount=parse_decimal(amount, what="terms amount"), currency=currency
+    )
+
+
+def _check_shares(shares: list[ShareIn]) -> None:
+    seen: set[str] = set()
+    for s in shares:
+        if s.contributor in seen:
+            raise InvalidInput(f"contributor {s.contributor!r} is listed twice")
+        seen.add(s.contributor)
+        if not s.share.is_finite() or s.share <= 0:
+            raise InvalidInput(f"share of {s.contributor!r} must be positive, got {s.share}")
+    total = sum((s.share for s in shares), Decimal(0))
+    if shares and total != 1:
+        raise InvalidInput(f"contributor shares must sum to exactly 1, they sum to {total}")
+
+
+def _check_terms(terms: TermsIn) -> TermsIn:
+    if terms.model not in COMPENSATION_MODELS:
+        raise InvalidInput(
+            f"unknown compensation model {terms.model!r}: expected one of {', '.join(COMPENSATION_MODELS)}"
+        )
+    if terms.model == "none":
+        if terms.amount is not None or terms.currency is not None:
+            raise InvalidInput("terms 'none' take no amount or currency")
+        return terms
+    if terms.amount is None or terms.currency is None:
+        raise InvalidInput(f"terms {terms.model!r} need an amount and a currency")
+    amount = parse_decimal(terms.amount, what="terms amount")
+    return TermsIn(model=terms.model, amount=amount, currency=check_currency(terms.currency))
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise InvalidInput(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+
+
+def add_source(session: Session, spec: SourceIn) -> SourceOut:
+    """Register a source with its contributors' shares and compensation terms.
+
+    Raises:
+        InvalidInput: a malformed or unknown licence, bad shares, terms, kind or dates.
+        NotFound: an unknown contributor.
+        Conflict: the name is taken.
+    """
+    _check_choice(spec.kind, SOURCE_KINDS, "source kind")
+    _check_choice(spec.consent_status, CONSENT_STATUSES, "consent status")
+    licence = normalise_expression(spec.licence, known_licence_ids(session))
+    _check_shares(spec.contributors)
+    terms = _check_terms(spec.terms) if spec.terms else None
+    if spec.collected_from and spec.collected_to and spec.collected_from > spec.collected_to:
+        raise InvalidInput("collection period ends before it starts")
+    name = spec.name.strip()
+    if session.scalars(select(Source.id).where(Source.name == name)).first() is not None:
+        raise Conflict(f"source {name!r} already exists")
+    members = [(contributor_row(session, s.contributor), s.share) for s in spec.contributors]
+
+    fields = spec.model_dump(exclude={"contributors", "terms", "licence", "name"})
+    row = Source(name=name, licence_expression=licence, **fields)
+    session.add(row)
+    session.flush()
+    for contributor, share in members:
+        session.add(SourceContributor(source_id=row.id, contributor_id=contributor.id, share=share))
+    if terms:
+        session.add(CompensationTerms(source_id=row.id, **terms.model_dump()))
+    session.flush()
+    audit.record(
+        session,
+        "source.add",
+        "source",
+        str(row.id),
+        spec.model_dump(mode="json") | {"licence": licence},
+    )
+    return source_out(session, row)
+
+
+def source_row(session: Session, name: str) -> Source:
+    row = session.scalars(select(Source).where(Source.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown source {name!r}")
+    return row
+
+
+def source_out(session: Session, row: Source) -> SourceOut:
+    session.refresh(row, ["contributors", "terms"])
+    return _out(row)
+
+
+def _out(row: Source) -> SourceOut:
+    return SourceOut(
+        id=row.id,
+        name=row.name,
+        uri=row.uri,
+        kind=row.kind,
+        licence=row.licence_expression,
+        collected_from=row.collected_from,
+        collected_to=row.collected_to,
+        jurisdiction=row.jurisdiction,
+        tdm_checked=row.tdm_checked,
+        tdm_respected=row.tdm_respected,
+        pii=row.pii,
+        pii_measures=row.pii_measures,
+        consent_status=row.consent_status,
+        status=row.status,
+        revoked_reason=row.revoked_reason,
+        revoked_at=row.revoked_at,
+        description=row.description,
+        contributors=tuple(
+            ShareOut(contributor=m.contributor.name, share=m.share) for m in row.contributors
+        ),
+        terms=TermsOut.model_validate(row.terms) if row.terms else None,
+        created_at=row.created_at,
+    )
+
+
+def get_source(session: Session, name: str) -> SourceOut:
+    """One source with its contributors and terms, loaded in three queries.
+
+    Raises:
+        NotFound: no source has that name.
+    """
+    row = session.scalars(_with_members(select(Source)).where(Source.name == name)).first()
+    if row is None:
+        raise NotFound(f"unknown source {name!r}")
+    return _out(row)
+
+
+def _with_members(stmt: Select[Source]) -> Select[Source]:
+    return stmt.options(
+        selectinload(Source.contributors).selectinload(SourceContributor.contributor),
+        selectinload(Source.terms),
+    )
+
+
+def list_sources(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[SourceOut]:
+    """Sources by name; ``after``/``limit`` give one keyset page (see ``registry.paging``)."""
+    stmt = _with_members(select(Source))
+    rows = session.scalars(keyset(stmt, [Source.name], after=after, limit=limit))
+    return [_out(r) for r in rows]

@@ -1,0 +1,362 @@
+"""The registry's schema: one typed ORM class per table. Alembic migrations are generated from it.
+
+Rows stay inside ``registry/``; services convert them to entities before they leave.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from registry.db.types import DecimalText, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Autoincrementing 64-bit keys: SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+SOURCE_KINDS = (
+    "web-crawl",
+    "public-dataset",
+    "licensed",
+    "user-contributed",
+    "synthetic",
+    "proprietary",
+)
+CONSENT_STATUSES = ("not-required", "consented", "opted-out", "unknown")
+CONTRIBUTOR_KINDS = ("person", "organisation")
+COMPENSATION_MODELS = ("per-mtok", "flat", "pool", "none")
+STATUSES = ("active", "revoked")
+RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+LEDGER_KINDS = ("charge", "reversal")
+TOKEN_ROLES = ("admin", "curator", "trainer", "reader", "contributor")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: DecimalText()}
+
+
+class Licence(Base):
+    __tablename__ = "licences"
+
+    spdx_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(500))
+    family: Mapped[str] = mapped_column(String(40))
+    commercial_use: Mapped[bool] = mapped_column(Boolean)
+    derivatives: Mapped[bool] = mapped_column(Boolean)
+    attribution: Mapped[bool] = mapped_column(Boolean)
+    share_alike: Mapped[bool] = mapped_column(Boolean)
+    non_commercial: Mapped[bool] = mapped_column(Boolean)
+    no_ai_training: Mapped[bool] = mapped_column(Boolean)
+
+
+class Contributor(Base):
+    __tablename__ = "contributors"
+    __table_args__ = (CheckConstraint(_in("kind", CONTRIBUTOR_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    contact: Mapped[str | None] = mapped_column(String(300))
+    payout_ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Source(Base):
+    __tablename__ = "sources"
+    __table_args__ = (
+        CheckConstraint(_in("kind", SOURCE_KINDS), name="kind"),
+        CheckConstraint(_in("consent_status", CONSENT_STATUSES), name="consent_status"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    uri: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(30))
+    licence_expression: Mapped[str] = mapped_column(String(1000))
+    collected_from: Mapped[date | None] = mapped_column(Date)
+    collected_to: Mapped[date | None] = mapped_column(Date)
+    jurisdiction: Mapped[str | None] = mapped_column(String(100))
+    tdm_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    tdm_respected: Mapped[bool] = mapped_column(Boolean, default=False)
+    pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    pii_measures: Mapped[str | None] = mapped_column(Text)
+    consent_status: Mapped[str] = mapped_column(String(20), default="unknown")
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contributors: Mapped[list[SourceContributor]] = relationship(
+        back_populates="source", order_by="SourceContributor.contributor_id"
+    )
+    terms: Mapped[CompensationTerms | None] = relationship(back_populates="source")
+
+
+class SourceContributor(Base):
+    """A contributor's exact share of a source's compensation; a source's shares sum to 1."""
+
+    __tablename__ = "source_contributors"
+    __table_args__ = (Index("ix_source_contributors_contributor", "contributor_id"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("contributors.id"), primary_key=True)
+    share: Mapped[Decimal] = mapped_column()
+
+    source: Mapped[Source] = relationship(back_populates="contributors")
+    contributor: Mapped[Contributor] = relationship()
+
+
+class CompensationTerms(Base):
+    __tablename__ = "compensation_terms"
+    __table_args__ = (CheckConstraint(_in("model", COMPENSATION_MODELS), name="model"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal | None] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+    source: Mapped[Source] = relationship(back_populates="terms")
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_datasets_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Shard(Base):
+    """Content-addressed: ``id`` is the lowercase hex SHA-256 of the file's bytes."""
+
+    __tablename__ = "shards"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        Index("ix_shards_source", "source_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(40))
+    store_uri: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetShard(Base):
+    """A shard belongs to every dataset version that lists it; the bytes are stored once."""
+
+    __tablename__ = "dataset_shards"
+    __table_args__ = (Index("ix_dataset_shards_shard", "shard_id"),)
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+
+
+class Manifest(Base):
+    """Frozen: the database refuses UPDATE and DELETE (triggers in the initial migration)."""
+
+    __tablename__ = "manifests"
+    __table_args__ = (Index("ix_manifests_parent", "parent_hash"),)
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    intended_use: Mapped[str] = mapped_column(String(40))
+    parent_hash: Mapped[str | None] = mapped_column(ForeignKey("manifests.hash"))
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    shard_count: Mapped[int] = mapped_column(BigInteger)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
+    total_records: Mapped[int] = mapped_column(BigInteger)
+    total_tokens: Mapped[int] = mapped_column(BigInteger)
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ManifestShard(Base):
+    __tablename__ = "manifest_shards"
+    __table_args__ = (Index("ix_manifest_shards_shard", "shard_id"),)
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+
+
+class TrainingRun(Base):
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        Index("ix_training_runs_manifest", "manifest_hash"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    parent_run_id: Mapped[str | None] = mapped_column(ForeignKey("training_runs.id"))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    config: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    tokenizer: Mapped[str] = mapped_column(String(100))
+    code_version: Mapped[str] = mapped_column(String(100))
+    steps_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    checkpoint_path: Mapped[str | None] = mapped_column(String(2000))
+    loss_summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Weights(Base):
+    """Every weights file the registry stamped, by the SHA-256 of its bytes."""
+
+    __tablename__ = "weights"
+    __table_args__ = (Index("ix_weights_run", "run_id"),)
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"))
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    path: Mapped[str] = mapped_column(String(2000))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consumption(Base):
+    """Tokens and records of one shard that one run actually fed to the optimizer."""
+
+    __tablename__ = "consumption"
+    __table_args__ = (
+        Index("ix_consumption_shard", "shard_id"),
+        # Covering index: settling sums a run's tokens without touching the table rows.
+        Index("ix_consumption_run_cover", "run_id", "shard_id", "tokens", "records"),
+    )
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Pool(Base):
+    """A revenue-share pool split across the sources consumed under one manifest."""
+
+    __tablename__ = "pools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    amount: Mapped[Decimal] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerEntry(Base):
+    """Append-only: amounts in integer minor units of ``currency``; corrections are reversals."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LEDGER_KINDS), name="kind"),
+        Index("ix_ledger_entries_contributor_created", "contributor_id", "created_at"),
+        Index("ix_ledger_entries_run", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("training_runs.id"))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("contributors.id"))
+    terms_model: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10), default="charge")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Disclosure(Base):
+    """A published disclosure: immutable and addressed by the SHA-256 of its content."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_subject", "subject"),)
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(20))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Hash-chained: ``hash`` covers this row's fields and ``prev_hash``."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    object_kind: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str] = mapped_column(String(200))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApiToken(Base):
+    """Only the SHA-256 of a token is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_in("role", TOKEN_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contributor_id: Mapped[int | None] = mapped_column(ForeignKey("contributors.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+# Tables that the database itself refuses to UPDATE or DELETE from (see the initial migration).
+APPEND_ONLY_TABLES = ("manifests", "manifest_shards", "ledger_entries", "disclosures")

@@ -1,0 +1,1 @@
+"""Public disclosures: the subject, the facts, publishing, and the public formats."""

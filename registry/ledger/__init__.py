@@ -1,0 +1,1 @@
+"""The compensation ledger: settlement, pools, corrections, statements, exact allocation, money."""

@@ -1,0 +1,1 @@
+"""Training runs: their lifecycle, consumption and the weights they wrote."""

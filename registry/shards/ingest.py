@@ -1,0 +1,354 @@
+"""Ingest: turn files or ``datasets`` objects into registered, content-addressed shards.
+
+One ingest is one transaction. Shard files reach the store before the commit (a row must never
+name a file that is not there); if anything fails before the commit succeeds (an error, Ctrl-C,
+the database) the files this ingest added are removed again, and files that were already stored
+are left alone. Wrap the transaction in ``store.track()`` so that a failed commit cleans up too:
+
+    with store.track(), transaction(engine, actor=...) as session:
+        ingest_paths(session, store, ["data.jsonl"], source="crawl", dataset="web@1")
+
+Only a hard crash (SIGKILL, power loss) between writing and committing can leave files that no
+shard names; ``provreg shard verify --all`` lists them and ``--gc`` removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from registry import audit
+from registry.catalogue.sources import source_row
+from registry.db.models import Dataset, DatasetShard, Shard, Source
+from registry.entities.shards import IngestReport
+from registry.errors import Conflict, InvalidInput, NotPermitted
+from registry.shards.datasets import ensure_dataset
+from registry.shards.format import (
+    DEFAULT_SHARD_BYTES,
+    FORMAT,
+    ShardWriter,
+    WrittenShard,
+    read_canonical,
+)
+from registry.shards.readers import expand_paths, input_bytes, read_hf_dataset, read_inputs
+from registry.shards.store import ShardStore
+from registry.shards.token_count import count_tokens_array
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CRASH_HOOK = "PROVREG_TEST_CRASH_BEFORE_COMMIT"
+Progress = Callable[[int], None]
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
+          "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """``64MiB``, ``500MB``, ``1048576`` -> bytes.
+
+    Raises:
+        InvalidInput: not a positive size.
+    """
+    value = text.strip().lower().replace(" ", "")
+    number = value.rstrip("kmgib")
+    unit = value[len(number) :]
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError) as exc:
+        raise InvalidInput(f"size {text!r} is not a size like 64MiB, 500MB or 1048576") from exc
+    if size < 1:
+        raise InvalidInput(f"size {text!r} must be positive")
+    return size
+
+
+def storable_source(session: Session, name: str) -> Source:
+    """The source, if its data may be stored.
+
+    Revoked and opted-out sources are refused. A licence that forbids AI training does not stop
+    storing (the data may be kept, disclosed or used otherwise): the manifest policy blocks it
+    from training.
+
+    Raises:
+        NotFound: unknown source.
+        NotPermitted: revoked or opted out.
+    """
+    src = source_row(session, name)
+    if src.status == "revoked":
+        raise NotPermitted(
+            f"source {name!r} is revoked ({src.revoked_reason}): its data may not be stored"
+        )
+    if src.consent_status == "opted-out":
+        raise NotPermitted(f"source {name!r} has opted out: its data may not be stored")
+    return src
+
+
+def ingest_paths(
+    session: Session,
+    store: ShardStore,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    source: str,
+    dataset: str,
+    format: str | None = None,
+    text_field: str = "text",
+    per_line: bool = False,
+    shard_size: int = DEFAULT_SHARD_BYTES,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files, globs and directories (JSONL, Parquet, CSV, text, ``save_to_disk`` dirs).
+
+    Raises:
+        InvalidInput: a missing/unreadable path, a file not in the format, a missing or
+            non-text field, a malformed dataset name or shard size.
+        NotFound: an unknown source.
+        NotPermitted: a revoked or opted-out source, or data that was revoked.
+        Conflict: a shard already registered under another source.
+    """
+    files = expand_paths(paths, format)
+    total_in = input_bytes(files)
+    texts = read_inputs(files, format, text_field, per_line=per_line, progress=progress or _noop)
+    return _ingest(session, store, texts, source, dataset, shard_size, total_in)
+
+
+def ingest_dataset(
+    session: Session,
+    store: ShardStore,
+    ds: Any,
+    *,
+    source: str,
+    dataset: str,
+    text_field: str = "text",
+    shard_size: int = DEFAULT_SHARD_BYTES,
+) -> IngestReport:
+    """Ingest a ``datasets.Dataset`` or ``datasets.IterableDataset`` (one split), streaming.
+
+    Raises:
+        InvalidInput, NotFound, NotPermitted, Conflict: as ``ingest_paths``.
+    """
+    texts = read_hf_dataset(ds, text_field)
+    return _ingest(session, store, texts, source, dataset, shard_size, 0)
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def prefetch(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
+    """Read ahead in a background thread, so parsing the input overlaps compressing shards.
+
+    Order is kept (a bounded queue, one producer); at most ``depth`` batches wait, so memory
+    stays bounded. An error in the reader is raised here; stopping early (an error or Ctrl-C in
+    the consumer) stops the reader too.
+    """
+    done = object()
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=run, name="provreg-ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _ingest(
+    session: Session,
+    store: ShardStore,
+    texts: Iterator[pa.Array],
+    source: str,
+    dataset: str,
+    shard_size: int,
+    total_in: int,
+) -> IngestReport:
+    started = time.perf_counter()
+    src = storable_source(session, source)
+    ds, created = ensure_dataset(session, dataset)
+    written: list[WrittenShard] = []
+    with store.track(), store.staging() as staging:
+
+        def keep(shard: WrittenShard) -> None:
+            store.adopt(shard.path, shard.id)
+            written.append(shard)
+
+        writer = ShardWriter(staging, keep, shard_bytes=shard_size)
+        try:
+            for batch in prefetch(texts):
+                writer.write(batch)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        report = _register(session, store, src, ds, created, written, "ingest")
+    return report.model_copy(
+        update={"input_bytes": total_in, "seconds": time.perf_counter() - started}
+    )
+
+
+def register_shard_files(
+    session: Session,
+    store: ShardStore,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    source: str,
+    dataset: str,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Register Parquet files already in the canonical schema as they are: hash, copy, register.
+
+    Raises:
+        InvalidInput: a missing path, or a file that is not a canonical shard.
+        NotFound, NotPermitted, Conflict: as ``ingest_paths``.
+    """
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    files = expand_paths(paths, "parquet")
+    src = storable_source(session, source)
+    ds, created = ensure_dataset(session, dataset)
+    written: list[WrittenShard] = []
+    with store.track():
+        for path in files:
+            records = tokens = 0
+            for batch in read_canonical(path):
+                records += batch.num_rows
+                tokens += count_tokens_array(batch.column(1))
+            if pq.ParquetFile(path).metadata.num_rows != records:  # pragma: no cover
+                raise InvalidInput(f"{path}: row count does not match its footer")
+            stored = store.put_file(path)
+            written.append(WrittenShard(stored.id, path, stored.bytes, records, tokens))
+            if progress:
+                progress(stored.bytes)
+        report = _register(session, store, src, ds, created, written, "register")
+    total = sum(w.bytes for w in written)
+    return report.model_copy(
+        update={"input_bytes": total, "seconds": time.perf_counter() - started}
+    )
+
+
+def _register(
+    session: Session,
+    store: ShardStore,
+    src: Source,
+    ds: Dataset,
+    created: bool,
+    written: list[WrittenShard],
+    how: str,
+) -> IngestReport:
+    """Insert new shard rows and dataset links in bulk; existing shards are only linked."""
+    unique: dict[str, WrittenShard] = {}
+    for w in written:
+        unique.setdefault(w.id, w)
+    ids = list(unique)
+    existing: dict[str, Shard] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.scalars(select(Shard).where(Shard.id.in_(ids[start : start + 500]))):
+            existing[row.id] = row
+    for row in existing.values():
+        if row.status == "revoked":
+            raise NotPermitted(
+                f"shard {row.id} holds data that was revoked ({row.revoked_reason}); "
+                "it may not be ingested again"
+            )
+        if row.source_id != src.id:
+            other = session.get(Source, row.source_id)
+            raise Conflict(
+                f"shard {row.id} is already registered under source "
+                f"{other.name if other else row.source_id!r}, not {src.name!r}"
+            )
+    linked = set(
+        session.scalars(
+            select(DatasetShard.shard_id).where(
+                DatasetShard.dataset_id == ds.id, DatasetShard.shard_id.in_(ids)
+            )
+        )
+    ) if ids else set()  # fmt: skip
+    new_rows = [
+        {
+            "id": w.id,
+            "source_id": src.id,
+            "bytes": w.bytes,
+            "records": w.records,
+            "tokens": w.tokens,
+            "format": FORMAT,
+            "store_uri": store.uri_for(w.id),
+            "status": "active",
+        }
+        for w in unique.values()
+        if w.id not in existing
+    ]
+    links = [{"dataset_id": ds.id, "shard_id": i} for i in ids if i not in linked]
+    if new_rows:
+        session.execute(insert(Shard), new_rows)
+    if links:
+        session.execute(insert(DatasetShard), links)
+    session.flush()
+    ref = f"{ds.name}@{ds.version}"
+    if new_rows or links:
+        audit.record(
+            session,
+            f"dataset.{how}",
+            "dataset",
+            ref,
+            {
+                "source": src.name,
+                "new_shards": sorted(r["id"] for r in new_rows),
+                "linked_shards": sorted(link["shard_id"] for link in links),
+            },
+        )
+    if os.environ.get(CRASH_HOOK) == "1":  # tests: die between writing files and committing
+        os.kill(os.getpid(), signal.SIGKILL)
+    return IngestReport(
+        dataset=ds.name,
+        version=ds.version,
+        dataset_created=created,
+        source=src.name,
+        shard_ids=tuple(ids),
+        shards_registered=len(new_rows),
+        shards_linked=len(links),
+        shards_already_in_dataset=len(ids) - len(links),
+        records=sum(w.records for w in unique.values()),
+        tokens=sum(w.tokens for w in unique.values()),
+        bytes_written=sum(w.bytes for w in unique.values()),
+        input_bytes=0,
+        seconds=0.0,
+    )
