@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, Final
 
-from manifests._hex import is_hex64
+from manifests.digests import is_hex64
 from manifests.canonical import canonical_json, sha256_hex
 from manifests.errors import DocumentError, LicenceExpressionError
 from manifests.merkle import ALGORITHM, EMPTY_ROOT

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import islice, pairwise
 from typing import Any, Final, NoReturn
 
-from manifests._hex import is_hex64
+from manifests.digests import is_hex64
 from manifests.errors import ManifestError, ProofError
 
 ALGORITHM: Final = "rfc6962-sha256"

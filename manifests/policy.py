@@ -44,7 +44,7 @@ from typing import Any, Final
 
 import license_expression as lx
 
-from manifests._hex import is_hex64
+from manifests.digests import is_hex64
 from manifests.errors import LicenceExpressionError, PolicyInputError
 
 INTENDED_USES: Final = ("commercial", "research", "internal-evaluation", "education")
