@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, Final
 
-from manifests.digests import is_hex64
 from manifests.canonical import canonical_json, sha256_hex
+from manifests.digests import is_hex64
 from manifests.errors import DocumentError, LicenceExpressionError
 from manifests.merkle import ALGORITHM, EMPTY_ROOT
 from manifests.policy import INTENDED_USES, OBLIGATIONS, parse_licence_expression
