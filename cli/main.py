@@ -27,6 +27,20 @@ from registry.db import migrate
 from registry.db.engine import make_engine
 from registry.errors import ProvregError
 
+# What to type, for a domain error about an input (``ProvregError.field``): the services name
+# the input in domain terms and the CLI adds its flags.
+ADVICE = {
+    "manifest.selection": "give --dataset, --shard or --shards-from",
+    "token.contributor": "give --contributor NAME",
+    "ingest.format": "give --format",
+}
+
+
+def error_line(exc: ProvregError) -> str:
+    """The one line a domain error becomes on stderr, with the CLI's advice where it has some."""
+    advice = ADVICE.get(exc.field or "")
+    return f"provreg: error: {exc.detail}" + (f" ({advice})" if advice else "")
+
 
 class _Root(TyperGroup):
     """Turns a domain error into one clear line on stderr and exit code 1."""
@@ -35,7 +49,7 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except ProvregError as exc:
-            err_console.print(f"provreg: error: {exc.detail}", markup=False)
+            err_console.print(error_line(exc), markup=False)
             ctx.exit(1)
 
 

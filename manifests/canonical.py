@@ -6,6 +6,7 @@ formatting or hash seed.
 """
 
 import hashlib
+import json
 from typing import Any
 
 import rfc8785
@@ -44,3 +45,20 @@ def digest(obj: Any) -> str:
         CanonicalisationError: as ``canonical_json``.
     """
     return sha256_hex(canonical_json(obj))
+
+
+def compact_json(obj: Any) -> str:
+    """Deterministic JSON text for documents that are published or stored, not hashed as ids.
+
+    Sorted keys, no whitespace, UTF-8 characters as themselves, no NaN or infinity. Unlike
+    ``canonical_json`` it formats floats as Python does (not RFC 8785) and runs in the json
+    module's C encoder, which matters for a disclosure of a million shards; anything whose hash
+    is an identity (a manifest, an audit row) uses ``canonical_json``.
+
+    Raises:
+        ValueError: ``obj`` holds NaN or infinity.
+        TypeError: ``obj`` holds a value JSON cannot represent.
+    """
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )

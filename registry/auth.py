@@ -72,7 +72,9 @@ def create_token(
     if role not in TOKEN_ROLES:
         raise InvalidInput(f"unknown role {role!r}: expected one of {', '.join(TOKEN_ROLES)}")
     if role == "contributor" and not contributor:
-        raise InvalidInput("a contributor token needs --contributor NAME")
+        raise InvalidInput(
+            "a contributor token needs the contributor it speaks for", field="token.contributor"
+        )
     if role != "contributor" and contributor:
         raise InvalidInput(f"only contributor tokens name a contributor, not {role!r} tokens")
     name = (name if name is not None else f"{role}-{secrets.token_hex(4)}").strip()

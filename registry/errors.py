@@ -1,4 +1,10 @@
-"""Domain errors: services raise these; the CLI prints one line, the API maps them to problem+json."""
+"""Domain errors: services raise these; the CLI prints one line, the API maps them to problem+json.
+
+Messages speak the domain, never a presentation layer: a service says "name at least one
+dataset or shard", not which command-line flag does that. ``field`` names the input at fault in
+domain terms (``manifest.selection``, ``token.contributor``), so the CLI can add its own advice
+(``cli.main.ADVICE``) and an API client reads the same message without CLI flags in it.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ class ProvregError(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
 
 
 class InvalidInput(ProvregError):

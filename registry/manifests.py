@@ -364,7 +364,10 @@ def create_manifest(
             f"unknown intended use {spec.intended_use!r}: expected one of {', '.join(INTENDED_USES)}"
         )
     if not (spec.datasets or spec.shards):
-        raise InvalidInput("a manifest needs at least one --dataset, --shard or --shards-from")
+        raise InvalidInput(
+            "a manifest needs at least one dataset, shard or list of shards",
+            field="manifest.selection",
+        )
     parent = (
         resolve_prefix(session, Manifest.hash, spec.parent, "manifest") if spec.parent else None
     )

@@ -96,13 +96,16 @@ def _dir_files(path: Path, fmt: str | None) -> list[Path]:
 
 
 def detect_format(path: Path) -> str:
-    """Raises: InvalidInput: the format cannot be told from the name (give ``--format``)."""
+    """Raises: InvalidInput: the format cannot be told from the name (name one)."""
     if path.is_dir():
         if _is_hf_dir(path):
             return "hf-disk"
     elif fmt := EXTENSIONS.get(path.suffix.lower()):
         return fmt
-    raise InvalidInput(f"cannot tell the format of {path}: give --format ({', '.join(FORMATS)})")
+    raise InvalidInput(
+        f"cannot tell the format of {path} from its name; name one of {', '.join(FORMATS)}",
+        field="ingest.format",
+    )
 
 
 # -- checking columns ----------------------------------------------------------------------------

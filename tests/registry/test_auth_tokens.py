@@ -58,7 +58,7 @@ def test_contributor_token_names_its_contributor(session_factory) -> None:  # ty
     ("kw", "error", "message"),
     [
         ({"role": "root"}, InvalidInput, "unknown role 'root'"),
-        ({"role": "contributor"}, InvalidInput, "needs --contributor"),
+        ({"role": "contributor"}, InvalidInput, "needs the contributor it speaks for"),
         ({"role": "reader", "contributor": "alice"}, InvalidInput, "only contributor tokens"),
         ({"role": "contributor", "contributor": "bob"}, NotFound, "unknown contributor 'bob'"),
         ({"role": "reader", "name": "taken"}, Conflict, "token 'taken' already exists"),
