@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import JSON_HELP, console, emit, err_console, table, tx
+from registry import runs
 from registry.config import get_settings
 from registry.errors import IntegrityFailure, InvalidInput, NotFound, NotPermitted
-from registry.runs import service as runs
 
 app = typer.Typer(no_args_is_help=True)
 run_app = typer.Typer(no_args_is_help=True, help="Training runs: status, loss, consumption.")

@@ -1,37 +1,28 @@
-"""Provenance stamps in safetensors weights files (invariant 4).
+"""Provenance stamps for safetensors weights files (invariant 4): the header entries, pure.
 
-A stamp is a handful of string entries in the safetensors header, so anyone
-holding the file can read which manifest, run and registry it came from with
-any safetensors reader, without loading a tensor. The registry records the
-file's SHA-256 (`write_stamped_weights` returns it), so a stamp can be checked
-in both directions.
-
-Tied weights: safetensors refuses tensors that share storage, so callers pass
-a state without duplicates (see `trainer.model.model_state_for_save`).
+A stamp is a handful of string entries in the safetensors header, so anyone holding the file
+can read which manifest, run and registry it came from with any safetensors reader, without
+loading a tensor. This module only turns a ``WeightsStamp`` into those entries and back (with
+validation); writing a stamped file is ``trainer.stamping``, reading one without torch is
+``registry.runs.read_stamp``. The registry records the file's SHA-256, so a stamp can be
+checked in both directions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
-
+from manifests.canonical import compact_json
+from manifests.digests import is_hex64
 from manifests.errors import StampError
 
-STAMP_FORMAT = "provreg.stamp/1"
+__all__ = ["PREFIX", "STAMP_FORMAT", "StampError", "WeightsStamp"]
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_PREFIX = "provreg."
+STAMP_FORMAT = "provreg.stamp/1"
+PREFIX = "provreg."  # every stamp entry's key starts with it
 _KEYS = (
     "format",
     "manifest",
@@ -42,12 +33,6 @@ _KEYS = (
     "config",
     "tokenizer",
 )
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 @dataclass(frozen=True)
@@ -89,7 +74,7 @@ class WeightsStamp:
         if not isinstance(self.config, dict):
             raise StampError("stamp field 'config' must be a JSON object")
         try:
-            _canonical(self.config)
+            compact_json(self.config)
         except (TypeError, ValueError) as exc:
             raise StampError(f"stamp field 'config' is not JSON-serialisable: {exc}") from exc
 
@@ -98,23 +83,23 @@ class WeightsStamp:
         return {
             "provreg.format": self.format,
             "provreg.manifest": self.manifest,
-            "provreg.manifest_chain": json.dumps(list(self.manifest_chain), separators=(",", ":")),
+            "provreg.manifest_chain": compact_json(list(self.manifest_chain)),
             "provreg.run": self.run,
             "provreg.registry": self.registry,
             "provreg.merkle_root": self.merkle_root,
-            "provreg.config": _canonical(self.config),
+            "provreg.config": compact_json(self.config),
             "provreg.tokenizer": self.tokenizer,
         }
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str] | None) -> WeightsStamp:
-        """Parse header entries written by `to_metadata`.
+        """Parse header entries written by `to_metadata` (other entries are ignored).
 
         Raises:
             StampError: an entry is missing, is not valid JSON, or fails validation.
         """
         md = metadata or {}
-        missing = [_PREFIX + k for k in _KEYS if _PREFIX + k not in md]
+        missing = [PREFIX + k for k in _KEYS if PREFIX + k not in md]
         if missing:
             raise StampError(f"weights file has no provenance stamp: missing {', '.join(missing)}")
         chain = _load_json("manifest_chain", md["provreg.manifest_chain"])
@@ -134,7 +119,7 @@ class WeightsStamp:
 
 
 def _check_hex(name: str, value: object) -> None:
-    if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
+    if not is_hex64(value):
         raise StampError(f"stamp field {name!r} must be a lowercase hex SHA-256, got {value!r}")
 
 
@@ -143,56 +128,3 @@ def _load_json(name: str, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise StampError(f"stamp entry 'provreg.{name}' is not valid JSON: {exc}") from exc
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Lowercase hex SHA-256 of a file, streamed (weights can be gigabytes)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def write_stamped_weights(
-    path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], stamp: WeightsStamp
-) -> str:
-    """Write `tensors` as safetensors stamped with `stamp`; return the file's SHA-256.
-
-    The file is written to a temporary name in the same directory, synced and
-    renamed over `path`, so a reader never sees a half-written or unstamped file.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=stamp.to_metadata())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return digest
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_stamp(path: str | os.PathLike[str]) -> WeightsStamp:
-    """Read the stamp from a weights file's header (no tensor is loaded).
-
-    Raises:
-        FileNotFoundError: no file at `path`.
-        StampError: not a safetensors file, no stamp, or a malformed stamp.
-    """
-    try:
-        with safe_open(os.fspath(path), framework="pt") as f:
-            metadata = f.metadata()
-    except SafetensorError as exc:
-        raise StampError(f"{os.fspath(path)} is not a readable safetensors file: {exc}") from exc
-    return WeightsStamp.from_metadata(metadata)

@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from trainer.model import GPT, load_model_state, model_state_for_save
+from trainer.stamping import fsync_dir
 
 FORMAT = "provreg.checkpoint/1"
 _KEY = "provreg.checkpoint"
@@ -58,11 +59,7 @@ def save_checkpoint(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(target.parent)
 
 
 def load_checkpoint(

@@ -12,11 +12,11 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from registry import runs
 from registry.db.engine import transaction
+from registry.entities.runs import Progress, RunOut
 from registry.errors import DatabaseUnavailable, NotFound
 from registry.manifests import ManifestOut, get_manifest, shard_ids
-from registry.runs import service as runs
-from registry.runs.service import Progress, RunOut
 from registry.shards.resolve import manifest_shard, read_shard_bytes
 from trainer.errors import ShardUnknownError
 from trainer.reader import ShardRef, ShardSource

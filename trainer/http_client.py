@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from registry import runs
+from registry.entities.runs import Progress, RunOut, WeightsReport
 from registry.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -34,7 +36,6 @@ from registry.errors import (
     TooLarge,
 )
 from registry.manifests import ManifestOut
-from registry.runs.service import Progress, RunOut, WeightsReport, read_weights_header
 from trainer.errors import ShardRevokedError, ShardUnknownError
 from trainer.reader import ShardRef, ShardSource
 
@@ -310,13 +311,12 @@ class HttpRegistry:
         Raises:
             NotFound: no file at ``path``.
         """
-        digest, metadata, problems = read_weights_header(path)
+        digest, metadata, problems = runs.read_weights_header(path)
         if metadata is None:
             return WeightsReport(
                 path=path, sha256=digest, ok=False, problems=problems, offline=False, stamp=None
             )
-        stamp = {k: v for k, v in metadata.items() if k.startswith("provreg.")}
-        body = {"sha256": digest, "stamp": stamp, "path": path}
+        body = {"sha256": digest, "stamp": runs.stamp_entries(metadata), "path": path}
         return WeightsReport.model_validate(
             self._post("/weights/verify", body, idempotent=True).json()
         )

@@ -14,7 +14,6 @@ for it (no shard-sized burst of Python objects holding the GIL).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, overload
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from manifests.digests import is_hex64
 from trainer.errors import (
     ShardFormatError,
     ShardIntegrityError,
@@ -31,7 +31,6 @@ from trainer.errors import (
 )
 
 ACTIVE = "active"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _STRING_TYPES = (pa.string(), pa.large_string())
 
 
@@ -102,7 +101,7 @@ def read_verified(source: ShardSource, shard_id: str) -> VerifiedShard:
         ShardFormatError: not canonical Parquet (`id`, `text` strings, no nulls),
             or its record/token counts differ from the registry's.
     """
-    if _HEX64.fullmatch(shard_id) is None:
+    if not is_hex64(shard_id):
         raise ValueError(f"not a lowercase hex SHA-256 shard id: {shard_id!r}")
     ref = source.resolve(shard_id)
     if ref.status != ACTIVE:

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -31,8 +30,10 @@ from typing import Any
 import torch
 
 from manifests.stamp import WeightsStamp
+from registry.entities.runs import Progress, RunOut
 from registry.errors import IntegrityFailure, InvalidInput, ProvregError
-from registry.runs.service import DEFAULT_HEARTBEAT_S, Progress, RunOut, loss_summary
+from registry.faults import crash_point
+from registry.runs import DEFAULT_HEARTBEAT_S, loss_summary
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.client import RegistryClient
 from trainer.data import BatchStream, Cursor, ShardUsage
@@ -40,11 +41,15 @@ from trainer.errors import TrainerError
 from trainer.model import GPT, GPTConfig, config_from
 from trainer.reader import verified_loader
 from trainer.tokenizer import IDENTITY, ByteTokenizer
-from trainer.train_loop import StepResult, make_optimizer, resolve_device, set_threads, train
-from trainer.weights import save_weights
+from trainer.train_loop import (
+    StepResult,
+    make_optimizer,
+    resolve_device,
+    set_threads,
+    train_steps,
+)
+from trainer.weights import load_weights, save_weights
 
-# Test hook: the process SIGKILLs itself right after this step (1-based) is reported.
-KILL_ENV = "PROVREG_TEST_KILL_AT_STEP"
 VERSION = "0.1.0"
 
 
@@ -84,6 +89,19 @@ class RunResult:
     first_step_s: float | None  # from the call to the first step's report
     step_walls: list[float]  # perf_counter() at each step's report (includes checkpoints)
     device: str = "cpu"  # where it trained
+
+    def add(self, r: StepResult, *, t_call: float) -> None:
+        """Count one step of this invocation; ``t_call`` is when the call began."""
+        self.losses.append(r.loss)
+        self.tokens += r.tokens
+        for shard, u in r.attribution.items():
+            old = self.usage.get(shard, ShardUsage(0, 0))
+            self.usage[shard] = ShardUsage(old.tokens + u.tokens, old.records + u.records)
+        self.steps_done = r.step + 1
+        now = time.perf_counter()
+        if self.first_step_s is None:
+            self.first_step_s = now - t_call
+        self.step_walls.append(now)
 
 
 def check_spec(spec: TrainSpec) -> GPTConfig:
@@ -274,8 +292,6 @@ def train_with_registry(
 
 
 def _parent_run(path: str, model_config: GPTConfig) -> str:
-    from trainer.weights import load_weights
-
     _, stamp = load_weights(path)
     if GPTConfig.from_dict(stamp.config) != model_config:
         raise InvalidInput(f"{path} holds a {stamp.config} model, not the requested config")
@@ -319,83 +335,130 @@ def _train_on(
     show: bool,
     t_call: float,
 ) -> RunResult:
+    """The loop: each step is counted, shown, checkpointed when due, and only then the next one
+    is taken; at the end the weights are stamped and the run completed (module docstring)."""
+    hp = run.config["train"]
+    model, optimizer, start = _model(run, model_config, device)
+    checkpoints = _Checkpoints(
+        Path(hp["checkpoint_dir"]) / run.id,
+        every=hp["checkpoint_every"],
+        steps=hp["steps"],
+        last=run.checkpoint_path,
+        summary=run.loss_summary,
+    )
+    pending = _Pending()
+    result = RunResult(
+        run.id, "running", start, start, [], 0, {}, None, None, None, [], str(device)
+    )
+    bar = _bar(show, hp["steps"], start, run.id)
+    try:
+        with _Heartbeat(client, run.id, float(hp["heartbeat_s"])):
+            for r in train_steps(
+                model,
+                batches,
+                steps=hp["steps"],
+                lr=hp["lr"],
+                warmup=hp["warmup"],
+                weight_decay=hp["weight_decay"],
+                grad_clip=hp["grad_clip"],
+                device=str(device),
+                start_step=start,
+                optimizer=optimizer,
+            ):
+                pending.add(r)  # trained on, not yet in the registry
+                result.add(r, t_call=t_call)
+                _show_step(bar, r)
+                if checkpoints.due(r):
+                    checkpoints.save_and_record(client, run.id, model, optimizer, r, pending)
+                crash_point("train.after_step")  # the fault suite: die with a step unrecorded
+        batches.close()  # stop reading ahead before the weights are written
+    except TrainerError as exc:
+        if pending.cursor is not None:  # the optimizer did take those steps: consumed
+            exc.provreg_pending = pending.progress(None, checkpoints.summary_with(pending))  # type: ignore[attr-defined]
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    out = hp["out"]
+    sha = _stamp_weights(client, run, model, out)
+    final = pending.progress(checkpoints.last, checkpoints.summary_with(pending))
+    done_run = client.complete_run(run.id, final, sha256=sha, path=out, size=os.path.getsize(out))
+    checkpoints.drop_last()  # the weights supersede it; a done run never resumes
+    return dataclasses.replace(result, status=done_run.status, weights_path=out, weights_sha256=sha)
+
+
+def _model(
+    run: RunOut, model_config: GPTConfig, device: torch.device
+) -> tuple[GPT, torch.optim.Optimizer, int]:
+    """The model and optimizer to train, and the step to start from: the run's last
+    checkpoint, else the parent run's weights, else a fresh model seeded by the run."""
     hp = run.config["train"]
     torch.manual_seed(run.seed)
     model = GPT(model_config).to(device)  # initialised on the CPU: the same on every device
     optimizer = make_optimizer(model, hp["lr"], hp["weight_decay"])
     start = _restore(run, model, optimizer)
     if start == 0 and hp.get("parent_weights"):
-        from trainer.weights import load_weights
-
         parent, _ = load_weights(hp["parent_weights"])
         model.load_state_dict(parent.state_dict())
-    ckpt_dir = Path(hp["checkpoint_dir"]) / run.id
-    every, steps = hp["checkpoint_every"], hp["steps"]
-    kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
-    pending = _Pending()
-    summary = run.loss_summary
-    last_ckpt = run.checkpoint_path
-    result = RunResult(
-        run.id, "running", start, start, [], 0, {}, None, None, None, [], str(device)
-    )
+    return model, optimizer, start
 
-    def on_step(r: StepResult) -> None:
-        nonlocal summary, last_ckpt
-        pending.add(r)
-        result.losses.append(r.loss)
-        result.tokens += r.tokens
-        for shard, u in r.attribution.items():
-            old = result.usage.get(shard, ShardUsage(0, 0))
-            result.usage[shard] = ShardUsage(old.tokens + u.tokens, old.records + u.records)
-        result.steps_done = r.step + 1
-        now = time.perf_counter()
-        if result.first_step_s is None:
-            result.first_step_s = now - t_call
-        result.step_walls.append(now)
-        if bar is not None:
-            rate = r.tokens / r.seconds if r.seconds > 0 else 0.0
-            bar.set_postfix(loss=f"{r.loss:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
-            bar.update(1)
+
+@dataclass
+class _Checkpoints:
+    """Where the run's checkpoints go, and what the registry holds of them: the last one
+    recorded and the loss summary up to it."""
+
+    directory: Path
+    every: int
+    steps: int
+    last: str | None
+    summary: dict[str, Any] | None
+
+    def due(self, r: StepResult) -> bool:
+        """Every ``every`` steps, except the last step: the weights stand for that one."""
         done = r.step + 1
-        if done % every == 0 and done < steps:
-            path = ckpt_dir / f"step-{done:08d}.safetensors"
-            save_checkpoint(
-                path, model, optimizer, {"steps_done": done, "cursor": r.cursor.to_dict()}
-            )
-            summary = loss_summary(pending.losses, summary)
-            client.record_progress(run.id, pending.progress(str(path), summary))
-            if last_ckpt and last_ckpt != str(path):
-                Path(last_ckpt).unlink(missing_ok=True)
-            last_ckpt = str(path)
-            pending.reset()
-        if kill_at and done == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+        return done % self.every == 0 and done < self.steps
 
-    bar = _bar(show, steps, start, run.id)
-    try:
-        with _Heartbeat(client, run.id, float(hp["heartbeat_s"])):
-            train(
-                model,
-                batches,
-                steps=steps,
-                lr=hp["lr"],
-                warmup=hp["warmup"],
-                weight_decay=hp["weight_decay"],
-                grad_clip=hp["grad_clip"],
-                on_step=on_step,
-                device=str(device),
-                start_step=start,
-                optimizer=optimizer,
-            )
-        batches.close()  # stop reading ahead before the weights are written
-    except TrainerError as exc:
-        if pending.cursor is not None:  # the optimizer did take those steps: consumed
-            exc.provreg_pending = pending.progress(None, loss_summary(pending.losses, summary))  # type: ignore[attr-defined]
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    out = hp["out"]
+    def summary_with(self, pending: _Pending) -> dict[str, Any]:
+        return loss_summary(pending.losses, self.summary)
+
+    def save_and_record(
+        self,
+        client: RegistryClient,
+        run_id: str,
+        model: GPT,
+        optimizer: torch.optim.Optimizer,
+        r: StepResult,
+        pending: _Pending,
+    ) -> None:
+        """Write the checkpoint file, then record it with the consumption since the previous
+        one in one transaction, then delete the previous file: the registry never names a
+        checkpoint that is not on disk."""
+        done = r.step + 1
+        path = self.directory / f"step-{done:08d}.safetensors"
+        save_checkpoint(path, model, optimizer, {"steps_done": done, "cursor": r.cursor.to_dict()})
+        self.summary = self.summary_with(pending)
+        client.record_progress(run_id, pending.progress(str(path), self.summary))
+        if self.last and self.last != str(path):
+            Path(self.last).unlink(missing_ok=True)
+        self.last = str(path)
+        pending.reset()
+
+    def drop_last(self) -> None:
+        if self.last:
+            Path(self.last).unlink(missing_ok=True)
+
+
+def _show_step(bar: Any, r: StepResult) -> None:
+    if bar is None:
+        return
+    rate = r.tokens / r.seconds if r.seconds > 0 else 0.0
+    bar.set_postfix(loss=f"{r.loss:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
+    bar.update(1)
+
+
+def _stamp_weights(client: RegistryClient, run: RunOut, model: GPT, out: str) -> str:
+    """Write the trained weights to ``out``, stamped with where they came from; their SHA-256."""
     manifest = client.manifest(run.manifest)
     stamp = WeightsStamp(
         manifest=run.manifest,
@@ -407,14 +470,7 @@ def _train_on(
         tokenizer=IDENTITY,
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    sha = save_weights(out, model, stamp)
-    final = pending.progress(last_ckpt, loss_summary(pending.losses, summary))
-    done_run = client.complete_run(run.id, final, sha256=sha, path=out, size=os.path.getsize(out))
-    if last_ckpt:
-        Path(last_ckpt).unlink(
-            missing_ok=True
-        )  # the weights supersede it; a done run never resumes
-    return dataclasses.replace(result, status=done_run.status, weights_path=out, weights_sha256=sha)
+    return save_weights(out, model, stamp)
 
 
 def _restore(run: RunOut, model: GPT, optimizer: torch.optim.Optimizer) -> int:

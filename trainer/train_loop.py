@@ -1,10 +1,11 @@
 """The registry-independent training loop.
 
-It knows nothing of manifests or ledgers: it reports each optimizer step
-(loss, tokens, attribution and the stream cursor after the batch) to
-`on_step`, and the caller records consumption from those reports, at least
-at every checkpoint (invariant 5). A report is made only after the batch has
-been applied by the optimizer, so what is reported is what was trained on.
+It knows nothing of manifests or ledgers: `train_steps` yields each optimizer
+step (loss, tokens, attribution and the stream cursor after the batch), and
+the caller's loop records consumption from those reports, at least at every
+checkpoint (invariant 5). A step is yielded only after the batch has been
+applied by the optimizer, so what is reported is what was trained on.
+`train` is the same loop with a callback, for callers that only watch.
 """
 
 from __future__ import annotations
@@ -118,6 +119,41 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float) -> torch.optim.Ad
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
 
 
+def train_steps(
+    model: GPT,
+    batches: Iterator[Batch],
+    *,
+    steps: int,
+    lr: float,
+    warmup: int,
+    weight_decay: float,
+    grad_clip: float,
+    device: str = "cpu",
+    start_step: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Iterator[StepResult]:
+    """Take optimizer steps `start_step..steps-1` (fewer if `batches` runs out), yielding each
+    one after its update, so the caller's loop body sees only what was trained on.
+
+    `start_step` and a restored `optimizer` let a resumed run continue the LR
+    schedule; `batches` must then start at the checkpoint's cursor.
+
+    Raises:
+        TrainingDivergedError: the loss is not finite (nothing is stepped or yielded).
+    """
+    model.to(device).train()
+    opt = optimizer or make_optimizer(model, lr, weight_decay)
+    for step in range(start_step, steps):
+        t0 = time.perf_counter()  # a step's time includes waiting for its batch
+        batch = next(batches, None)
+        if batch is None:
+            return
+        r = _step(
+            model, opt, batch, step, lr_at(step, lr=lr, warmup=warmup, steps=steps), grad_clip
+        )
+        yield dataclasses.replace(r, seconds=time.perf_counter() - t0)
+
+
 def train(
     model: GPT,
     batches: Iterator[Batch],
@@ -132,26 +168,24 @@ def train(
     start_step: int = 0,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> TrainResult:
-    """Train for steps `start_step..steps-1` (fewer if `batches` runs out).
-
-    `start_step` and a restored `optimizer` let a resumed run continue the LR
-    schedule; `batches` must then start at the checkpoint's cursor.
+    """``train_steps`` with each step added to the totals and reported to `on_step`.
 
     Raises:
         TrainingDivergedError: the loss is not finite (nothing is stepped or reported).
     """
-    model.to(device).train()
-    opt = optimizer or make_optimizer(model, lr, weight_decay)
     result = TrainResult()
-    for step in range(start_step, steps):
-        t0 = time.perf_counter()  # a step's time includes waiting for its batch
-        batch = next(batches, None)
-        if batch is None:
-            break
-        r = _step(
-            model, opt, batch, step, lr_at(step, lr=lr, warmup=warmup, steps=steps), grad_clip
-        )
-        r = dataclasses.replace(r, seconds=time.perf_counter() - t0)
+    for r in train_steps(
+        model,
+        batches,
+        steps=steps,
+        lr=lr,
+        warmup=warmup,
+        weight_decay=weight_decay,
+        grad_clip=grad_clip,
+        device=device,
+        start_step=start_step,
+        optimizer=optimizer,
+    ):
         result.add(r)
         on_step(r)
     return result

@@ -11,8 +11,10 @@ import os
 
 from safetensors.torch import load_file
 
-from manifests.stamp import WeightsStamp, read_stamp, write_stamped_weights
+from manifests.stamp import WeightsStamp
+from registry.runs import read_stamp
 from trainer.model import GPT, GPTConfig, load_model_state, model_state_for_save
+from trainer.stamping import write_stamped_weights
 
 
 def save_weights(path: str | os.PathLike[str], model: GPT, stamp: WeightsStamp) -> str:
@@ -30,7 +32,8 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[GPT, WeightsStamp]:
     """Rebuild the model a stamped weights file describes, and return its stamp.
 
     Raises:
-        manifests.errors.StampError: no stamp or a malformed one.
+        FileNotFoundError: no file at `path`.
+        manifests.errors.StampError: not a safetensors file, no stamp or a malformed one.
         ValueError: the config or the tensors do not describe a GPT.
     """
     stamp = read_stamp(path)

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ReaderDep, SessionDep, TrainerDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
-from registry import manifests
-from registry.runs import service as runs
-from registry.runs.service import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
+from manifests.digests import HEX64
+from registry import manifests, runs
+from registry.entities.runs import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
 from registry.shards.resolve import ManifestShardOut, manifest_shard
 
 router = APIRouter(tags=["runs"])
@@ -28,7 +28,7 @@ AUTH = (401, 403)
 RunRef = Annotated[
     str, Path(min_length=1, max_length=64, description="run id or a unique prefix (8+ hex)")
 ]
-Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the weights file")]
+Sha256 = Annotated[str, Path(pattern=HEX64, description="SHA-256 of the weights file")]
 
 
 class RunIn(BaseModel):
@@ -52,7 +52,7 @@ class CompleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     progress: Progress
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=HEX64)
     path: str = Field(min_length=1, max_length=4096)
     bytes: int = Field(ge=0)
 
@@ -71,7 +71,7 @@ class WeightsVerifyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=HEX64)
     stamp: dict[str, str] | None = Field(
         description="the safetensors header metadata (the stamp entries); null if none"
     )
@@ -222,7 +222,7 @@ def manifest_chain(ref: str, session: SessionDep, _: ReaderDep) -> list[str]:
 )
 def shard_status(
     ref: str,
-    shard_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the shard id")],
+    shard_id: Annotated[str, Path(pattern=HEX64, description="the shard id")],
     session: SessionDep,
     _: ReaderDep,
 ) -> ManifestShardOut:

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from manifests.document import format_timestamp
+from manifests.errors import StampError
 from manifests.merkle import ALGORITHM
 from registry import audit
 from registry.catalogue.licences import _licensing, known_licence_ids
@@ -76,6 +77,8 @@ from registry.disclosure.facts import (
 )
 from registry.errors import IntegrityFailure, InvalidInput, NotFound
 from registry.manifests import manifest_row
+from registry.runs import read_stamp
+from registry.shards.store import hash_file
 
 __all__ = [
     "FORMATS",
@@ -163,14 +166,11 @@ def _for_run(session: Session, kind: str, ident: str, run: TrainingRun) -> _Subj
 
 
 def _weights_subject(session: Session, path: Path) -> _Subject:
-    from manifests.errors import StampError
-    from manifests.stamp import file_sha256, read_stamp
-
     try:
         stamp = read_stamp(path)
     except StampError as exc:
         raise InvalidInput(f"{path}: {exc}") from exc
-    digest = file_sha256(path)
+    digest, _ = hash_file(path)
     row = session.get(Weights, digest)
     if row is None:
         raise NotFound(

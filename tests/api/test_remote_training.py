@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from manifests.stamp import file_sha256, read_stamp
 from registry import manifests
 from registry.db.models import Shard
+from registry.entities.runs import Progress
 from registry.errors import Conflict, NotPermitted, PolicyViolation
-from registry.runs.service import Progress
-from registry.shards.store import ShardStore
+from registry.runs import read_stamp
+from registry.shards.store import ShardStore, hash_file
 from tests.api.conftest import LiveServer, Tokens
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
@@ -111,7 +111,7 @@ def test_remote_run_fetches_verified_bytes_records_exact_consumption_and_stamps(
     assert sum(t for t, _ in used.values()) == run["tokens"] == 12 * B * ROW
     assert set(used) <= set(remote.ids) and len(used) >= 2
     out = remote.tmp / "model.safetensors"
-    sha = file_sha256(out)
+    sha, _ = hash_file(out)
     assert [w["sha256"] for w in run["weights"]] == [sha]
     assert _get(remote, f"/weights/{sha}")["run"] == run["id"]
     stamp = read_stamp(out)

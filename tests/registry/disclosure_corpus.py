@@ -209,7 +209,8 @@ def add_run(session: Session, corpus: Corpus, weights_path: Path | None = None) 
 def _stamped_weights(path: Path, corpus: Corpus) -> tuple[str, int]:
     import torch
 
-    from manifests.stamp import WeightsStamp, write_stamped_weights
+    from manifests.stamp import WeightsStamp
+    from trainer.stamping import write_stamped_weights
 
     stamp = WeightsStamp(
         manifest=corpus.manifest,

@@ -18,13 +18,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from sqlalchemy import Engine
 
-from manifests.stamp import file_sha256, read_stamp, write_stamped_weights
-from registry import audit, manifests
+from registry import audit, manifests, runs
 from registry.db.models import Shard, Source
-from registry.errors import Conflict, InvalidInput, PolicyViolation
-from registry.runs import service as runs
-from registry.runs.service import Progress
-from registry.shards.store import ShardStore
+from registry.entities.runs import Progress
+from registry.errors import PolicyViolation
+from registry.faults import crash_at
+from registry.runs import read_stamp
+from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
 from tests.registry import shard_files
@@ -36,7 +36,8 @@ from trainer.errors import (
     ShardRevokedError,
     ShardUnknownError,
 )
-from trainer.run import KILL_ENV, TrainSpec, train_with_registry
+from trainer.run import TrainSpec, train_with_registry
+from trainer.stamping import write_stamped_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 STDLIB = Path(os.path.dirname(os.__file__))
@@ -110,7 +111,7 @@ def test_short_run_learns_records_exact_consumption_and_stamps(env: Env) -> None
     assert run.loss_summary is not None and len(run.loss_summary["curve"]) == 4
     # Checkpoints are gone once the weights supersede them; the weights are recorded.
     assert not list((env.tmp / "model.safetensors.checkpoints").rglob("*.safetensors"))
-    assert [w.sha256 for w in run.weights] == [file_sha256(env.tmp / "model.safetensors")]
+    assert [w.sha256 for w in run.weights] == [hash_file(env.tmp / "model.safetensors")[0]]
     stamp = read_stamp(env.tmp / "model.safetensors")
     assert (stamp.manifest, stamp.manifest_chain, stamp.run) == (
         env.manifest,
@@ -222,40 +223,6 @@ def test_revoked_before_the_run_refuses_it_and_changes_nothing(env: Env) -> None
     assert snapshot(env.engine) == before
 
 
-def test_progress_rules(env: Env) -> None:
-    run = env.client.open_run(
-        manifest_ref=env.manifest, config={"train": {}}, seed=0, tokenizer="t", code_version="c"
-    )
-    cursor = {"order": "x"}
-    bad = [
-        (
-            Progress(steps_done=1, cursor=cursor, consumption_delta={env.ids[0]: (-1, 0)}),
-            InvalidInput,
-        ),
-        (Progress(steps_done=1, cursor=cursor, consumption_delta={"f" * 64: (1, 1)}), InvalidInput),
-    ]
-    for progress, exc in bad:
-        with pytest.raises(exc):
-            env.client.record_progress(run.id, progress)
-    ok = Progress(steps_done=5, cursor=cursor, consumption_delta={env.ids[0]: (10, 1)})
-    env.client.record_progress(run.id, ok)
-    env.client.record_progress(run.id, replace_steps(ok, 6))
-    assert _consumption(env, run.id) == {env.ids[0]: (20, 2)}  # deltas add up
-    with pytest.raises(Conflict, match="behind"):
-        env.client.record_progress(run.id, replace_steps(ok, 2))
-    with pytest.raises(Conflict, match="still running"):
-        env.client.resume_run(run.id)
-    env.client.fail_run(run.id, "boom")
-    with pytest.raises(Conflict, match="failed"):
-        env.client.resume_run(run.id)
-    with pytest.raises(Conflict, match="not running"):
-        env.client.record_progress(run.id, replace_steps(ok, 7))
-
-
-def replace_steps(p: Progress, steps: int) -> Progress:
-    return p.model_copy(update={"steps_done": steps})
-
-
 def _cli_env(db_url: str, store: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -299,7 +266,7 @@ def test_resume_after_sigkill_gives_exact_consumption(env: Env, db_url: str, cli
             "0.2",
             *args,
         ],
-        env=_cli_env(db_url, env.store, **{KILL_ENV: "13"}),
+        env=_cli_env(db_url, env.store, **crash_at("train.after_step", 13)),
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,0 +1,88 @@
+"""What the runs service hands out (and the progress report it takes): frozen pydantic models.
+
+``RunOut`` names its manifest and parent ``manifest`` and ``parent_run`` (the API's words), and
+``WeightsOut`` its run ``run``; ``registry.runs`` builds them from the rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from registry.entities import Entity
+from registry.manifests import ManifestOut
+
+
+class ConsumptionOut(Entity):
+    """What a run fed the optimizer from one shard, as of its last checkpoint."""
+
+    shard_id: str
+    tokens: int
+    records: int
+
+
+class WeightsOut(Entity):
+    """A weights file a run stamped, by the SHA-256 of its bytes."""
+
+    sha256: str
+    run: str
+    manifest: str
+    path: str
+    bytes: int
+    created_at: datetime
+
+
+class RunOut(Entity):
+    """A run as people read it: ``status`` is ``interrupted`` for a running run gone silent."""
+
+    id: str
+    manifest: str
+    parent_run: str | None
+    status: str
+    recorded_status: str
+    config: dict[str, Any]
+    seed: int
+    tokenizer: str
+    code_version: str
+    steps_done: int
+    cursor: dict[str, Any] | None
+    checkpoint_path: str | None
+    loss_summary: dict[str, Any] | None
+    error: str | None
+    started_at: datetime
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+    tokens: int
+    records: int
+    shards: int
+    weights: list[WeightsOut]
+
+
+class Progress(BaseModel):
+    """What a checkpoint records: the consumption since the previous one, and where it stands.
+
+    An input (the trainer sends it), so unknown fields are refused rather than dropped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps_done: int
+    cursor: dict[str, Any]
+    consumption_delta: dict[str, tuple[int, int]]  # shard id -> (tokens, records)
+    checkpoint_path: str | None = None
+    loss_summary: dict[str, Any] | None = None
+
+
+class WeightsReport(Entity):
+    """What a weights file says about itself, and whether the registry agrees."""
+
+    path: str
+    sha256: str
+    ok: bool
+    problems: list[str]
+    offline: bool
+    stamp: dict[str, Any] | None
+    run: RunOut | None = None
+    manifest: ManifestOut | None = None

@@ -1,0 +1,394 @@
+"""A run's life: opened against a manifest, progress at checkpoints, and how it ends.
+
+A run is opened only if the manifest's policy still holds as the registry stands now
+(``manifests.check_usable``): a refused run leaves no row at all, because nothing about it
+happened yet. Progress is recorded at checkpoints, in one transaction that adds the consumption
+since the previous checkpoint and moves the cursor, so a resumed run that restarts from that
+cursor never counts a token twice (invariant 5).
+
+Liveness: a training process touches ``heartbeat_at`` every ``config.train.heartbeat_s``
+seconds (default 30). A run still marked ``running`` whose heartbeat is older than
+``STALE_HEARTBEATS`` intervals is reported as ``interrupted`` (its process died without a word,
+e.g. SIGKILL); ``resume_run`` records that. Heartbeats are the one write that is not audited:
+they are a liveness signal, not a registry fact, and would flood the log.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from manifests.canonical import compact_json
+from registry import audit
+from registry.db.chunks import chunked
+from registry.db.models import Consumption, ManifestShard, TrainingRun, Weights
+from registry.db.paging import keyset
+from registry.db.types import utcnow
+from registry.entities.runs import ConsumptionOut, Progress, RunOut
+from registry.errors import Conflict, InvalidInput
+from registry.manifests import check_usable, manifest_row
+from registry.runs._rows import is_stale, run_out, run_row, running_row
+from registry.runs.weights import record_weights
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def get_run(session: Session, ref: str) -> RunOut:
+    """A run by id or unique prefix.
+
+    Raises:
+        InvalidInput: not hex, too short, or ambiguous. NotFound: no such run.
+    """
+    return run_out(session, run_row(session, ref))
+
+
+def list_runs(
+    session: Session, *, manifest: str | None = None, limit: int | None = None
+) -> list[RunOut]:
+    """Runs, newest first; ``manifest`` (hash, prefix or name) narrows them to one manifest."""
+    query = select(TrainingRun).order_by(TrainingRun.started_at.desc(), TrainingRun.id)
+    if manifest:
+        query = query.where(TrainingRun.manifest_hash == manifest_row(session, manifest).hash)
+    if limit:
+        query = query.limit(limit)
+    return [run_out(session, r) for r in session.scalars(query)]
+
+
+def runs_page(
+    session: Session,
+    *,
+    manifest: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[RunOut]:
+    """Runs by id (keyset pages for the API); ``manifest`` narrows them to one manifest.
+
+    Raises:
+        NotFound: unknown manifest. InvalidInput: a limit below 1.
+    """
+    query = select(TrainingRun)
+    if manifest:
+        query = query.where(TrainingRun.manifest_hash == manifest_row(session, manifest).hash)
+    query = keyset(query, [TrainingRun.id], after=after, limit=limit)
+    return [run_out(session, r) for r in session.scalars(query)]
+
+
+def consumption(session: Session, ref: str) -> list[ConsumptionOut]:
+    """Per shard, what the run fed the optimizer (as of its last checkpoint), by shard id."""
+    run_id = run_row(session, ref).id
+    rows = session.scalars(
+        select(Consumption).where(Consumption.run_id == run_id).order_by(Consumption.shard_id)
+    )
+    return [ConsumptionOut.model_validate(c) for c in rows]
+
+
+# --- opening and resuming ---------------------------------------------------------------------
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return compact_json(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} is not plain JSON: {exc}") from exc
+
+
+def open_run(
+    session: Session,
+    *,
+    manifest_ref: str,
+    config: dict[str, Any],
+    seed: int,
+    tokenizer: str,
+    code_version: str,
+    parent_run_id: str | None = None,
+) -> RunOut:
+    """Open a run on a manifest whose policy still holds today.
+
+    Raises:
+        NotFound: unknown manifest or parent run.
+        InvalidInput: a negative seed, an empty tokenizer or code version, a config that is
+            not JSON, or a parent run that has not completed.
+        PolicyViolation: the manifest's policy fails now (a source revoked or opted out, a
+            shard revoked since it was made); no run is created.
+    """
+    manifest = manifest_row(session, manifest_ref)
+    if type(seed) is not int or seed < 0:
+        raise InvalidInput(f"seed must be an int >= 0, got {seed!r}")
+    if not tokenizer or not code_version:
+        raise InvalidInput("a run needs a tokenizer identity and a code version")
+    config_json = _json(config, "run config")
+    parent = None
+    if parent_run_id is not None:
+        parent = run_row(session, parent_run_id)
+        if parent.status != "completed":
+            raise InvalidInput(
+                f"run {parent.id} is {parent.status}: only a completed run can be continued"
+            )
+    check_usable(session, manifest.hash)
+    now = utcnow()
+    row = TrainingRun(
+        id=uuid.uuid4().hex,
+        manifest_hash=manifest.hash,
+        parent_run_id=parent.id if parent else None,
+        status="running",
+        config=config_json,
+        seed=seed,
+        tokenizer=tokenizer,
+        code_version=code_version,
+        steps_done=0,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        "run.open",
+        "run",
+        row.id,
+        {
+            "manifest": manifest.hash,
+            "parent_run": row.parent_run_id,
+            "config": config,
+            "seed": seed,
+            "tokenizer": tokenizer,
+            "code_version": code_version,
+        },
+    )
+    return run_out(session, row)
+
+
+def resume_run(session: Session, ref: str) -> RunOut:
+    """Take over an interrupted run: it must have gone silent, and the policy must still hold.
+
+    Raises:
+        Conflict: the run completed or failed, or is still alive (fresh heartbeat).
+        PolicyViolation: the manifest's policy fails now.
+    """
+    row = run_row(session, ref, lock=True)
+    if row.status in ("completed", "failed"):
+        raise Conflict(f"run {row.id} is {row.status}; only an interrupted run can be resumed")
+    if row.status == "running" and not is_stale(row):
+        seen = (utcnow() - (row.heartbeat_at or row.started_at)).total_seconds()
+        raise Conflict(
+            f"run {row.id} is still running (heartbeat {seen:.0f}s ago); "
+            "resume it once its process has stopped"
+        )
+    check_usable(session, row.manifest_hash)
+    previous = "interrupted" if row.status == "running" else row.status
+    row.status, row.heartbeat_at, row.error = "running", utcnow(), None
+    session.flush()
+    audit.record(
+        session,
+        "run.resume",
+        "run",
+        row.id,
+        {"previous_status": previous, "steps_done": row.steps_done},
+    )
+    return run_out(session, row)
+
+
+# --- progress and liveness --------------------------------------------------------------------
+
+
+def _check_delta(session: Session, manifest: str, delta: Mapping[str, tuple[int, int]]) -> None:
+    for shard_id, (tokens, records) in delta.items():
+        if type(tokens) is not int or type(records) is not int or tokens < 0 or records < 0:
+            raise InvalidInput(f"consumption of shard {shard_id} must be ints >= 0")
+    ids = sorted(delta)
+    members: set[str] = set()
+    for chunk in chunked(ids):
+        members.update(
+            session.scalars(
+                select(ManifestShard.shard_id).where(
+                    ManifestShard.manifest_hash == manifest, ManifestShard.shard_id.in_(chunk)
+                )
+            )
+        )
+    strangers = [s for s in ids if s not in members]
+    if strangers:
+        raise InvalidInput(f"shard {strangers[0]} is not in manifest {manifest}")
+
+
+def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
+    """Add the consumption since the last checkpoint and move the run's cursor, together.
+
+    The caller commits this as one transaction, after its checkpoint file is on disk: the
+    registry never names a checkpoint that is not there, and the consumption it holds is always
+    exactly what precedes the cursor it holds.
+
+    Idempotent by step: a report must be beyond the run's recorded ``steps_done``. The same
+    report sent again (a client retrying a request whose answer it lost) is recognised by its
+    step, cursor and checkpoint and changes nothing; any other report not beyond it is refused.
+
+    Raises:
+        Conflict: the run is not running, or ``steps_done`` is not beyond the recorded steps
+            (unless it is a replay of the last recorded report).
+        InvalidInput: negative counts, or a shard that is not in the run's manifest.
+    """
+    row = running_row(session, ref)
+    if progress.steps_done <= row.steps_done and row.steps_done > 0:
+        if _is_replay(row, progress):
+            return run_out(session, row)  # a retried report already recorded: count it once
+        raise Conflict(
+            f"run {row.id} has recorded {row.steps_done} steps; a report at step "
+            f"{progress.steps_done} is behind or a different report for the same step"
+        )
+    delta = {k: v for k, v in progress.consumption_delta.items() if v != (0, 0)}
+    _check_delta(session, row.manifest_hash, delta)
+    now = utcnow()
+    existing = {
+        c.shard_id: c
+        for chunk in chunked(sorted(delta))
+        for c in session.scalars(
+            select(Consumption).where(Consumption.run_id == row.id, Consumption.shard_id.in_(chunk))
+        )
+    }
+    for shard_id, (tokens, records) in sorted(delta.items()):
+        c = existing.get(shard_id)
+        if c is None:
+            session.add(
+                Consumption(
+                    run_id=row.id, shard_id=shard_id, tokens=tokens, records=records, updated_at=now
+                )
+            )
+        else:
+            c.tokens, c.records, c.updated_at = c.tokens + tokens, c.records + records, now
+    row.steps_done = progress.steps_done
+    row.cursor = _json(progress.cursor, "cursor")
+    row.checkpoint_path = progress.checkpoint_path
+    if progress.loss_summary is not None:
+        row.loss_summary = _json(progress.loss_summary, "loss summary")
+    row.heartbeat_at = now
+    session.flush()
+    audit.record(
+        session,
+        "run.progress",
+        "run",
+        row.id,
+        {
+            "steps_done": progress.steps_done,
+            "cursor": progress.cursor,
+            "consumption_delta": {k: list(v) for k, v in sorted(delta.items())},
+            "checkpoint_path": progress.checkpoint_path,
+        },
+    )
+    return run_out(session, row)
+
+
+def _is_replay(row: TrainingRun, progress: Progress) -> bool:
+    """Whether ``progress`` is the report that moved ``row`` to where it stands."""
+    return (
+        progress.steps_done == row.steps_done
+        and row.cursor is not None
+        and json.loads(row.cursor) == progress.cursor
+        and progress.checkpoint_path == row.checkpoint_path
+    )
+
+
+def heartbeat(session: Session, ref: str) -> None:
+    """Say the run's process is alive (not audited: see the module docstring).
+
+    Raises:
+        Conflict: the run is no longer running (e.g. another process took it over).
+    """
+    running_row(session, ref).heartbeat_at = utcnow()
+    session.flush()
+
+
+def loss_summary(losses: list[float], previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """First, last and min loss, and a curve of interval means (one point per checkpoint).
+
+    ``previous`` is the summary recorded before (a resumed run continues its curve).
+    """
+    finite = [x for x in losses if math.isfinite(x)]
+    prev = dict(previous or {})
+    curve = list(prev.get("curve", []))
+    if finite:
+        curve.append(sum(finite) / len(finite))
+    mins = [m for m in (prev.get("min"), min(finite) if finite else None) if m is not None]
+    return {
+        "first": prev.get("first", finite[0] if finite else None),
+        "last": finite[-1] if finite else prev.get("last"),
+        "min": min(mins) if mins else None,
+        "curve": curve,
+    }
+
+
+# --- how a run ends ---------------------------------------------------------------------------
+
+
+def finish_run(session: Session, ref: str) -> RunOut:
+    """Mark a run completed.
+
+    Raises:
+        Conflict: the run is not running.
+    """
+    row = running_row(session, ref)
+    row.status, row.finished_at, row.heartbeat_at = "completed", utcnow(), utcnow()
+    session.flush()
+    audit.record(session, "run.finish", "run", row.id, {"steps_done": row.steps_done})
+    return run_out(session, row)
+
+
+def complete_run(
+    session: Session, ref: str, progress: Progress, *, sha256: str, path: str, size: int
+) -> RunOut:
+    """The last consumption, the weights' digest and ``completed``: the caller's one transaction.
+
+    Sent again after it succeeded (same step and digest), it changes nothing and answers the
+    completed run, so a client may retry it.
+
+    Raises:
+        Conflict: the run is not running (and this is not a replay), or the digest is taken.
+        InvalidInput: as ``record_progress`` and ``record_weights``.
+    """
+    row = run_row(session, ref, lock=True)
+    if row.status == "completed" and row.steps_done == progress.steps_done:
+        recorded = session.get(Weights, sha256)
+        if recorded is not None and recorded.run_id == row.id:
+            return run_out(session, row)
+    record_progress(session, ref, progress)
+    record_weights(session, ref, sha256=sha256, path=path, size=size)
+    return finish_run(session, ref)
+
+
+def fail_run(session: Session, ref: str, error: str, progress: Progress | None = None) -> RunOut:
+    """Mark a run failed with the reason, after recording ``progress`` (the steps it did take
+    since its last checkpoint) if given; what it recorded before stays.
+
+    The same failure sent again (same error) changes nothing, so a client may retry it.
+
+    Raises:
+        Conflict: the run already completed, or failed with another error.
+    """
+    row = run_row(session, ref, lock=True)
+    if row.status == "failed" and row.error == error:
+        return run_out(session, row)
+    if row.status in ("completed", "failed"):
+        raise Conflict(f"run {row.id} is already {row.status}")
+    if progress is not None:
+        record_progress(session, ref, progress)
+    row.status, row.error, row.finished_at = "failed", error, utcnow()
+    session.flush()
+    audit.record(session, "run.fail", "run", row.id, {"error": error})
+    return run_out(session, row)
+
+
+def mark_interrupted(session: Session, ref: str) -> RunOut:
+    """Record that a running run stopped without finishing (Ctrl-C, or a silent process).
+
+    Raises:
+        Conflict: the run is not running.
+    """
+    row = running_row(session, ref)
+    row.status = "interrupted"
+    session.flush()
+    audit.record(session, "run.interrupt", "run", row.id, {"steps_done": row.steps_done})
+    return run_out(session, row)
