@@ -370,7 +370,7 @@ def _train_on(
                 _show_step(bar, r)
                 if checkpoints.due(r):
                     checkpoints.save_and_record(client, run.id, model, optimizer, r, pending)
-                crash_point("train.after_step")  # the fault suite: die with a step unrecorded
+                crash_point("train.after_step")  # a kill here loses the steps since the checkpoint
         batches.close()  # stop reading ahead before the weights are written
     except TrainerError as exc:
         if pending.cursor is not None:  # the optimizer did take those steps: consumed
