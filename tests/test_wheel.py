@@ -5,6 +5,7 @@ reads the seeded licences."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,12 +17,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "alembic",
+    "manifests",
+    "registry",
+    "trainer",
+    "api",
+    "cli",
+)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
+    """The wheel, built from a copy of the sources (setuptools writes build/ where it builds)."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, src / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "--disable-pip-version-check", "-w", str(out), str(ROOT)],
+         "--disable-pip-version-check", "-w", str(out), str(src)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     (found,) = out.glob("provreg-*.whl")
