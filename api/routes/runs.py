@@ -18,9 +18,10 @@ from api.deps import ReaderDep, SessionDep, TrainerDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import manifests
+from registry.entities.shards import ManifestShardOut
 from registry.runs import service as runs
 from registry.runs.service import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
-from registry.shards.resolve import ManifestShardOut, manifest_shard
+from registry.shards.resolve import manifest_shard
 
 router = APIRouter(tags=["runs"])
 manifest_router = APIRouter(prefix="/manifests", tags=["manifests"])
