@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+import registry
 from api import problems
 from api.caches import DocumentCache, TokenCache
 from api.routes import ROUTERS
@@ -46,7 +47,7 @@ def create_app(engine: Engine | None = None, *, settings: Settings | None = None
     if engine is None:
         engine = make_engine(settings.database_url)
     ensure_at_head(engine)
-    app = FastAPI(title="provreg", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="provreg", version=registry.__version__, description=DESCRIPTION)
     app.state.engine = engine
     app.state.settings = settings
     app.state.store = ShardStore(settings.store)

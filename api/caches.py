@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from registry.auth import TokenOut
+from registry.entities.auth import TokenOut
 
 TOKEN_TTL_S = 2.0
 MAX_TOKENS = 4096

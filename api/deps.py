@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from api.caches import TokenCache
 from registry import auth
-from registry.auth import TokenOut
 from registry.db.engine import transaction
+from registry.entities.auth import TokenOut
 from registry.errors import NotPermitted
 
 ANONYMOUS = "anonymous"

@@ -98,7 +98,8 @@ def _seed(db_url: str, store_url: str) -> tuple[str, str, str]:
     from registry.catalogue import contributors, licences, sources
     from registry.db import migrate
     from registry.db.engine import make_engine, transaction
-    from registry.shards.registration import ShardIn, register_shards
+    from registry.entities.shards import ShardIn
+    from registry.shards.registration import register_shards
     from registry.shards.store import ShardStore
 
     engine = make_engine(db_url)

@@ -1,6 +1,6 @@
 """Ingest benchmarks, each a ratio against a baseline measured in the same run.
 
-1. Hash path (what ``shard register`` computes): ``registry.store.hash_file`` vs
+1. Hash path (what ``shard register`` computes): ``registry.shards.store.hash_file`` vs
    ``hashlib.file_digest`` over the same shard files, page cache warm; ``sha256sum`` beside it.
 2. Full ingest of a generated JSONL corpus (default 500 MB) vs ``datasets.load_dataset("json")``
    with an empty cache directory followed by ``to_parquet``.

@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="provreg-bench-") as tmp:
-        db = Path(tmp) / "registry.db.engine"
+        db = Path(tmp) / "registry.db"
         t0 = time.perf_counter()
         _setup(db, args.shards, args.sources)
         print(

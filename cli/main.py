@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+import registry
 from cli import audit as audit_cmds
 from cli import contributors as contributor_cmds
 from cli import datasets as dataset_cmds
@@ -73,6 +74,22 @@ app.add_typer(token_cmds.app, name="token")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
 app.command("disclose")(disclose_cmds.disclose)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"provreg {registry.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """provreg: dataset provenance and training-manifest registry."""
 
 
 @app.command("init")

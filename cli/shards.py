@@ -40,7 +40,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Show one shard."""
-    from registry.shards.verification import get_shard
+    from registry.shards.lookup import get_shard
 
     with tx(write=False) as session:
         row = get_shard(session, shard)

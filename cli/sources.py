@@ -9,7 +9,7 @@ import typer
 
 from cli.common import JSON_HELP, console, emit, table, tx
 from registry.catalogue import sources
-from registry.entities.catalogue import SourceOut
+from registry.entities.catalogue import SourceIn, SourceOut
 from registry.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True, help="Data sources: origin, licence, contributors, terms.")
@@ -58,7 +58,7 @@ def add(
 ) -> None:
     """Register a source with its licence, contributors and compensation terms."""
     start, end = _date(collected_from, "--collected-from"), _date(collected_to, "--collected-to")
-    spec = sources.SourceIn(
+    spec = SourceIn(
         name=name,
         uri=uri,
         kind=kind,

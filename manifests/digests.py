@@ -7,9 +7,14 @@ parameters, so a route and a service cannot disagree on what an id looks like.
 import re
 
 HEX64 = r"^[0-9a-f]{64}$"
-_HEX64 = re.compile(HEX64)
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 def is_hex64(value: object) -> bool:
     """True when ``value`` is a 64-character lowercase hex string (a SHA-256 digest)."""
-    return isinstance(value, str) and _HEX64.match(value) is not None and len(value) == 64
+    return isinstance(value, str) and len(value) == 64 and _HEX.fullmatch(value) is not None
+
+
+def is_hex_prefix(value: object) -> bool:
+    """True when ``value`` is 1 to 64 lowercase hex characters: a digest or a prefix of one."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and _HEX.fullmatch(value) is not None

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,21 +23,10 @@ from registry.catalogue.contributors import contributor_row
 from registry.db.models import TOKEN_ROLES, ApiToken, Contributor
 from registry.db.paging import keyset
 from registry.db.types import utcnow
+from registry.entities.auth import TokenOut
 from registry.errors import Conflict, InvalidInput, NotFound
 
 PREFIX = "prv_"
-
-
-class TokenOut(BaseModel):
-    """A token as the registry describes it: never the token itself, nor its hash."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    role: str
-    contributor: str | None
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 def token_hash(plaintext: str) -> str:

@@ -8,16 +8,15 @@ updates or deletes a manifest (and the database refuses it too).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from manifests.digests import is_hex_prefix
 from manifests.document import (
     INTENDED_USES,
     ManifestDocument,
@@ -37,6 +36,7 @@ from manifests.policy import (
     evaluate_policy,
 )
 from registry import audit
+from registry.db.chunks import chunked
 from registry.db.lookup import resolve_prefix
 from registry.db.models import (
     CompensationTerms,
@@ -49,46 +49,15 @@ from registry.db.models import (
 )
 from registry.db.paging import keyset
 from registry.db.types import utcnow
+from registry.entities.manifests import (
+    ManifestDiff,
+    ManifestIn,
+    ManifestOut,
+    ShardLine,
+    VerifyReport,
+)
 from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from registry.shards.datasets import dataset_row
-
-_HEXISH = re.compile(r"[0-9a-f]{1,64}")
-_CHUNK = 900  # ids per IN (...) clause: under SQLite's default variable limit
-
-
-class ManifestIn(BaseModel):
-    """What a manifest is made of: datasets and/or shards, minus excluded sources."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    intended_use: str
-    datasets: list[str] = Field(default_factory=list, description="NAME or NAME@VERSION")
-    shards: list[str] = Field(default_factory=list, description="shard ids or unique prefixes")
-    exclude_sources: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    waivers: dict[str, str] = Field(default_factory=dict, description="source name -> reason")
-
-
-class ManifestSummary(BaseModel):
-    """A manifest without its document (the API's list and summary shape)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    hash: str
-    name: str
-    intended_use: str
-    parent: str | None
-    merkle_root: str
-    shard_count: int
-    total_bytes: int
-    total_records: int
-    total_tokens: int
-    created_at: datetime
-
-
-class ManifestOut(ManifestSummary):
-    document: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -145,8 +114,8 @@ def _add_to_selection(conn: Connection, select_sql: str, params: dict[str, Any])
 
 def _existing_ids(session: Session, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(ids), _CHUNK):
-        found.update(session.scalars(select(Shard.id).where(Shard.id.in_(ids[i : i + _CHUNK]))))
+    for chunk in chunked(ids):
+        found.update(session.scalars(select(Shard.id).where(Shard.id.in_(chunk))))
     return found
 
 
@@ -487,7 +456,7 @@ def manifest_row(session: Session, ref: str) -> Manifest:
     by_name = session.scalars(select(Manifest).where(Manifest.name == ref)).first()
     if by_name is not None:
         return by_name
-    if not _HEXISH.fullmatch(ref.strip().lower()):
+    if not is_hex_prefix(ref.strip().lower()):
         raise NotFound(f"unknown manifest {ref!r}: no manifest has that name or hash")
     row = session.get(Manifest, resolve_prefix(session, Manifest.hash, ref, "manifest"))
     if row is None:  # pragma: no cover - resolve_prefix found it
@@ -527,17 +496,6 @@ def shard_ids(session: Session, digest: str) -> list[str]:
     return sorted(session.scalars(query))
 
 
-class ShardLine(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    source: str
-    bytes: int
-    records: int
-    tokens: int
-    status: str
-
-
 def shard_lines(
     session: Session, digest: str, *, after: str | None = None, limit: int | None = None
 ) -> Iterator[ShardLine]:
@@ -572,14 +530,6 @@ def prove(session: Session, ref: str, shard: str) -> InclusionProof:
 
 
 # --- verification, comparison, re-checking ---------------------------------------------------
-
-
-class VerifyReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    hash: str
-    ok: bool
-    problems: list[str]
 
 
 def verify_manifest(session: Session, ref: str) -> VerifyReport:
@@ -659,19 +609,6 @@ def check_usable(session: Session, ref: str) -> None:
         PolicyViolation: listing every violation.
     """
     _raise_if_refused(current_verdict(session, ref), f"manifest {manifest_row(session, ref).hash}")
-
-
-class ManifestDiff(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    a: str
-    b: str
-    added: list[str]
-    removed: list[str]
-    totals_a: dict[str, int]
-    totals_b: dict[str, int]
-    licences_added: list[str]
-    licences_removed: list[str]
 
 
 def diff_manifests(session: Session, a: str, b: str) -> ManifestDiff:

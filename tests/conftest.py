@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated, seeded SQLite file; tests copy it instead of migrating again."""
-    path = tmp_path_factory.mktemp("template") / "registry.db.engine"
+    path = tmp_path_factory.mktemp("template") / "registry.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     with transaction(engine, actor="test") as session:
@@ -63,7 +63,7 @@ def _pg_schema_url(schema: str) -> str:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """URL of an empty-but-initialised registry (schema at head, licences seeded)."""
     if request.param == "sqlite":
-        path = tmp_path / "registry.db.engine"
+        path = tmp_path / "registry.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return

@@ -14,9 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry import runs
 from registry.db.engine import transaction
+from registry.entities.manifests import ManifestOut
 from registry.entities.runs import Progress, RunOut
 from registry.errors import DatabaseUnavailable, NotFound
-from registry.manifests import ManifestOut, get_manifest, shard_ids
+from registry.manifests import get_manifest, shard_ids
 from registry.shards.resolve import manifest_shard, read_shard_bytes
 from trainer.errors import ShardUnknownError
 from trainer.reader import ShardRef, ShardSource

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from registry import runs
+from registry.entities.manifests import ManifestOut
 from registry.entities.runs import Progress, RunOut, WeightsReport
 from registry.errors import (
     Conflict,
@@ -35,7 +36,6 @@ from registry.errors import (
     ProvregError,
     TooLarge,
 )
-from registry.manifests import ManifestOut
 from trainer.errors import ShardRevokedError, ShardUnknownError
 from trainer.reader import ShardRef, ShardSource
 

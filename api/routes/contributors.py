@@ -8,8 +8,7 @@ from api.deps import CuratorDep, ReaderDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry.catalogue import contributors
-from registry.catalogue.contributors import ContributorIn
-from registry.entities.catalogue import ContributorOut
+from registry.entities.catalogue import ContributorIn, ContributorOut
 
 router = APIRouter(prefix="/contributors", tags=["contributors"])
 AUTH = (401, 403)

@@ -19,7 +19,13 @@ from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import manifests
 from registry.db.engine import transaction
-from registry.manifests import ManifestIn, ManifestOut, ManifestSummary, ShardLine, VerifyReport
+from registry.entities.manifests import (
+    ManifestIn,
+    ManifestOut,
+    ManifestSummary,
+    ShardLine,
+    VerifyReport,
+)
 
 router = APIRouter(prefix="/manifests", tags=["manifests"])
 AUTH = (401, 403)

@@ -20,7 +20,8 @@ from api.problems import responses
 from manifests.digests import HEX64
 from registry import manifests, runs
 from registry.entities.runs import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
-from registry.shards.resolve import ManifestShardOut, manifest_shard
+from registry.entities.shards import ManifestShardOut
+from registry.shards.resolve import manifest_shard
 
 router = APIRouter(tags=["runs"])
 manifest_router = APIRouter(prefix="/manifests", tags=["manifests"])

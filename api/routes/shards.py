@@ -18,23 +18,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import BareCuratorDep, CuratorDep, ReaderDep, SessionDep
 from api.problems import responses
+from manifests.digests import HEX64
 from registry.catalogue.revocation import revoke_shard
 from registry.db.engine import transaction
-from registry.entities.shards import ShardOut
+from registry.entities.shards import RegisterReport, ShardIn, ShardOut, UploadOut
 from registry.errors import TooLarge
-from registry.shards import registration, uploads
-from registry.shards import verification as shards
-from registry.shards.registration import RegisterReport, ShardIn
+from registry.shards import lookup, registration, uploads
 from registry.shards.store import CHUNK, ShardStore
-from registry.shards.uploads import UploadOut, UploadSink
+from registry.shards.uploads import UploadSink
 
 router = APIRouter(prefix="/shards", tags=["shards"])
 AUTH = (401, 403)
 OCTETS = "application/octet-stream"
 IMMUTABLE = "public, max-age=31536000, immutable"
-ShardIdPath = Annotated[
-    str, Path(pattern=r"^[0-9a-f]{64}$", description="the shard id: SHA-256 of its bytes")
-]
+MAX_BULK = 100_000  # shards in one /shards/bulk request
+ShardIdPath = Annotated[str, Path(pattern=HEX64, description="the shard id: SHA-256 of its bytes")]
 ShardRefPath = Annotated[
     str, Path(min_length=1, max_length=64, description="shard id or a unique prefix (8+ hex)")
 ]
@@ -43,7 +41,7 @@ ShardRefPath = Annotated[
 class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shards: list[ShardIn] = Field(min_length=1, max_length=registration.MAX_BULK)
+    shards: list[ShardIn] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class RevokeIn(BaseModel):
@@ -68,7 +66,7 @@ def register_shard(
     report = registration.register_shards(session, request.app.state.store, [spec])
     if not report.registered:
         response.status_code = 200
-    return shards.get_shard(session, spec.id)
+    return lookup.get_shard(session, spec.id)
 
 
 @router.post(
@@ -87,7 +85,7 @@ def register_bulk(
 @router.get("/{shard}", response_model=ShardOut, responses=responses(*AUTH, 404, 422))
 def get_shard(shard: ShardRefPath, session: SessionDep, _: ReaderDep) -> ShardOut:
     """One shard's metadata, by id or unique prefix."""
-    return shards.get_shard(session, shard)
+    return lookup.get_shard(session, shard)
 
 
 @router.post(

@@ -10,8 +10,7 @@ from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry.catalogue import sources
 from registry.catalogue.revocation import revoke_source
-from registry.catalogue.sources import SourceIn
-from registry.entities.catalogue import SourceOut
+from registry.entities.catalogue import SourceIn, SourceOut
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 AUTH = (401, 403)

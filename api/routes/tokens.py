@@ -12,7 +12,7 @@ from api.deps import AdminDep, SessionDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import auth
-from registry.auth import TokenOut
+from registry.entities.auth import TokenOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,17 +10,6 @@ from registry.db.models import CONTRIBUTOR_KINDS, Contributor
 from registry.db.paging import keyset
 from registry.entities.catalogue import ContributorOut
 from registry.errors import Conflict, InvalidInput, NotFound
-
-
-class ContributorIn(BaseModel):
-    """A contributor to register, as the API receives it; the service checks the rest."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = "person"
-    contact: str | None = Field(default=None, max_length=300)
-    payout_ref: str | None = Field(default=None, max_length=200)
 
 
 def add_contributor(

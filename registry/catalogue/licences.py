@@ -86,12 +86,3 @@ def normalise_expression(expression: str, known_ids: frozenset[str]) -> str:
     if parsed is None:
         raise InvalidInput(f"invalid licence expression {expression!r}")
     return str(parsed.render())
-
-
-def expression_ids(expression: str, known_ids: frozenset[str]) -> list[str]:
-    """The licence ids (not exceptions) an already valid expression names."""
-    licensing = _licensing(known_ids)
-    parsed = licensing.parse(expression, validate=True, strict=True)
-    return [
-        s.key for s in licensing.license_symbols(parsed) if not getattr(s, "is_exception", False)
-    ]

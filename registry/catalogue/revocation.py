@@ -17,7 +17,7 @@ from registry.entities.catalogue import SourceOut
 from registry.entities.shards import ShardOut
 from registry.errors import Conflict, InvalidInput
 from registry.shards.datasets import shard_out
-from registry.shards.verification import shard_row
+from registry.shards.lookup import shard_row
 
 
 def _reason(reason: str) -> str:

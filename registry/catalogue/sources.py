@@ -1,15 +1,13 @@
 """Sources: where data came from, under which licence, from whom, and on what terms.
 
-Request shapes (``SourceIn`` and friends) live here with the service, so the CLI and the API
-validate through the same code.
+The request shapes (``SourceIn`` and friends, in ``registry.entities.catalogue``) are the same
+for the CLI and the API, so both validate through the same code.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,44 +23,9 @@ from registry.db.models import (
     SourceContributor,
 )
 from registry.db.paging import keyset
-from registry.entities.catalogue import ShareOut, SourceOut, TermsOut
+from registry.entities.catalogue import ShareIn, ShareOut, SourceIn, SourceOut, TermsIn, TermsOut
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.ledger.money import check_currency, parse_decimal
-
-
-class ShareIn(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    contributor: str
-    share: Decimal
-
-
-class TermsIn(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    amount: Decimal | None = None
-    currency: str | None = None
-
-
-class SourceIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    uri: str = Field(min_length=1, max_length=2000)
-    kind: str
-    licence: str = Field(max_length=1000)
-    contributors: list[ShareIn] = Field(default_factory=list)
-    terms: TermsIn | None = None
-    collected_from: date | None = None
-    collected_to: date | None = None
-    jurisdiction: str | None = Field(default=None, max_length=100)
-    tdm_checked: bool = False
-    tdm_respected: bool = False
-    pii: bool = False
-    pii_measures: str | None = None
-    consent_status: str = "unknown"
-    description: str | None = None
 
 
 def parse_share(text: str) -> ShareIn:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from manifests.digests import is_hex_prefix
 from registry.errors import InvalidInput, NotFound
 
 MIN_PREFIX = 8
-_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 def resolve_prefix(
@@ -30,7 +29,7 @@ def resolve_prefix(
         InvalidInput: several values start with it (the message says how many, and some).
     """
     value = prefix.strip().lower()
-    if not _HEX.match(value) or len(value) > 64:
+    if not is_hex_prefix(value):
         raise InvalidInput(f"{prefix!r} is not a {what} id or a hex prefix of one")
     if len(value) < MIN_PREFIX:
         raise InvalidInput(

@@ -1,9 +1,11 @@
-"""What the catalogue services return: licences, contributors, sources."""
+"""What the catalogue services take and return: licences, contributors, sources."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.entities import Entity
 
@@ -62,3 +64,49 @@ class SourceOut(Entity):
     contributors: tuple[ShareOut, ...]
     terms: TermsOut | None
     created_at: datetime
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contributor: str
+    share: Decimal
+
+
+class TermsIn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    uri: str = Field(min_length=1, max_length=2000)
+    kind: str
+    licence: str = Field(max_length=1000)
+    contributors: list[ShareIn] = Field(default_factory=list)
+    terms: TermsIn | None = None
+    collected_from: date | None = None
+    collected_to: date | None = None
+    jurisdiction: str | None = Field(default=None, max_length=100)
+    tdm_checked: bool = False
+    tdm_respected: bool = False
+    pii: bool = False
+    pii_measures: str | None = None
+    consent_status: str = "unknown"
+    description: str | None = None
+
+
+class ContributorIn(BaseModel):
+    """A contributor to register, as the API receives it; the service checks the rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = "person"
+    contact: str | None = Field(default=None, max_length=300)
+    payout_ref: str | None = Field(default=None, max_length=200)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from registry.entities import Entity
-from registry.manifests import ManifestOut
+from registry.entities.manifests import ManifestOut
 
 
 class ConsumptionOut(Entity):

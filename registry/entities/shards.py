@@ -1,10 +1,57 @@
-"""What the ingest, shard and dataset services return (frozen, built inside ``registry/``)."""
+"""The shapes of the shard package: what its services take (``ShardIn``) and return (frozen,
+built inside ``registry/``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from manifests.digests import HEX64
 from registry.entities import Entity
+from registry.shards.format import FORMAT
+
+
+class ShardIn(BaseModel):
+    """One shard to register: its id (the SHA-256 of its bytes) and what it holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=HEX64, description="SHA-256 of the bytes, lowercase hex")
+    source: str = Field(min_length=1, max_length=200, description="a registered source")
+    dataset: str | None = Field(
+        default=None, min_length=1, max_length=251, description="NAME[@VERSION] to link it to"
+    )
+    bytes: int = Field(ge=0, le=2**62)
+    records: int = Field(ge=0, le=2**62)
+    tokens: int = Field(ge=0, le=2**62)
+    format: str = Field(default=FORMAT, min_length=1, max_length=40)
+
+
+class RegisterReport(Entity):
+    """What a registration did: new rows, shards already registered alike, dataset links."""
+
+    registered: int
+    already_registered: int
+    linked: int
+    datasets_created: tuple[str, ...]
+
+
+class UploadOut(Entity):
+    id: str
+    bytes: int
+    added: bool  # False when the store already held these bytes
+
+
+class ManifestShardOut(Entity):
+    """A manifest's shard as the registry stands now; ``status`` folds in its source's status."""
+
+    shard_id: str
+    status: str
+    records: int
+    tokens: int
+    source: str
+    reason: str | None = None  # why it is not active
 
 
 class ShardOut(Entity):

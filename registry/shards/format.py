@@ -50,11 +50,6 @@ def schema() -> pa.Schema:
     return pa.schema([pa.field("id", pa.string(), False), pa.field("text", pa.string(), False)])
 
 
-def record_id(text: bytes) -> str:
-    """A record's id: the SHA-256 of its UTF-8 text; equal texts have equal ids."""
-    return hashlib.sha256(text).hexdigest()
-
-
 def check_pyarrow() -> None:
     """Raises: InvalidInput: another pyarrow would write other bytes for the same records."""
     import pyarrow as pa
@@ -67,7 +62,8 @@ def check_pyarrow() -> None:
 
 
 def ids_for(texts: pa.Array) -> pa.Array:
-    """SHA-256 of each string, reading Arrow's buffers directly (no Python str per record)."""
+    """Each record's id: the SHA-256 of its UTF-8 text (equal texts, equal ids), read from
+    Arrow's buffers directly (no Python str per record)."""
     import numpy as np
     import pyarrow as pa
 

@@ -8,28 +8,28 @@ are left alone. Wrap the transaction in ``store.track()`` so that a failed commi
     with store.track(), transaction(engine, actor=...) as session:
         ingest_paths(session, store, ["data.jsonl"], source="crawl", dataset="web@1")
 
-Only a hard crash (SIGKILL, power loss) between writing and committing can leave files that no
-shard names; ``provreg shard verify --all`` lists them and ``--gc`` removes them.
+The rows, the dataset links and the audit entry are written by
+``registry.shards.registration.register_shards``, the same function that registers shards
+claimed over the API. Only a hard crash (SIGKILL, power loss) between writing and committing
+can leave files that no shard names (the fault suite's ``ingest.before_commit`` crash point);
+``provreg shard verify --all`` lists them and ``--gc`` removes them.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from registry import audit
-from registry.catalogue.sources import source_row
-from registry.db.models import Dataset, DatasetShard, Shard, Source
-from registry.entities.shards import IngestReport
-from registry.errors import Conflict, InvalidInput, NotPermitted
+from registry.db.models import Dataset, Source
+from registry.entities.shards import IngestReport, ShardIn
+from registry.errors import InvalidInput
+from registry.faults import crash_point
 from registry.shards.datasets import ensure_dataset
 from registry.shards.format import (
     DEFAULT_SHARD_BYTES,
@@ -38,15 +38,19 @@ from registry.shards.format import (
     WrittenShard,
     read_canonical,
 )
-from registry.shards.readers import expand_paths, input_bytes, read_hf_dataset, read_inputs
+from registry.shards.readers import (
+    Progress,
+    expand_paths,
+    input_bytes,
+    read_hf_dataset,
+    read_inputs,
+)
+from registry.shards.registration import AuditAs, register_shards, storable_source
 from registry.shards.store import ShardStore
 from registry.shards.token_count import count_tokens_array
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-CRASH_HOOK = "PROVREG_TEST_CRASH_BEFORE_COMMIT"
-Progress = Callable[[int], None]
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
           "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}  # fmt: skip
@@ -70,27 +74,6 @@ def parse_size(text: str) -> int:
     return size
 
 
-def storable_source(session: Session, name: str) -> Source:
-    """The source, if its data may be stored.
-
-    Revoked and opted-out sources are refused. A licence that forbids AI training does not stop
-    storing (the data may be kept, disclosed or used otherwise): the manifest policy blocks it
-    from training.
-
-    Raises:
-        NotFound: unknown source.
-        NotPermitted: revoked or opted out.
-    """
-    src = source_row(session, name)
-    if src.status == "revoked":
-        raise NotPermitted(
-            f"source {name!r} is revoked ({src.revoked_reason}): its data may not be stored"
-        )
-    if src.consent_status == "opted-out":
-        raise NotPermitted(f"source {name!r} has opted out: its data may not be stored")
-    return src
-
-
 def ingest_paths(
     session: Session,
     store: ShardStore,
@@ -111,11 +94,11 @@ def ingest_paths(
             non-text field, a malformed dataset name or shard size.
         NotFound: an unknown source.
         NotPermitted: a revoked or opted-out source, or data that was revoked.
-        Conflict: a shard already registered under another source.
+        Conflict: a shard already registered under another source or with other metadata.
     """
     files = expand_paths(paths, format)
     total_in = input_bytes(files)
-    texts = read_inputs(files, format, text_field, per_line=per_line, progress=progress or _noop)
+    texts = read_inputs(files, format, text_field, per_line=per_line, progress=progress)
     return _ingest(session, store, texts, source, dataset, shard_size, total_in)
 
 
@@ -136,10 +119,6 @@ def ingest_dataset(
     """
     texts = read_hf_dataset(ds, text_field)
     return _ingest(session, store, texts, source, dataset, shard_size, 0)
-
-
-def _noop(_: int) -> None:
-    return None
 
 
 def prefetch(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
@@ -218,7 +197,7 @@ def _ingest(
         except BaseException:
             writer.abort()
             raise
-        report = _register(session, store, src, ds, created, written, "ingest")
+        report = _register_written(session, store, src, ds, created, written, "dataset.ingest")
     return report.model_copy(
         update={"input_bytes": total_in, "seconds": time.perf_counter() - started}
     )
@@ -258,94 +237,45 @@ def register_shard_files(
             written.append(WrittenShard(stored.id, path, stored.bytes, records, tokens))
             if progress:
                 progress(stored.bytes)
-        report = _register(session, store, src, ds, created, written, "register")
+        report = _register_written(session, store, src, ds, created, written, "dataset.register")
     total = sum(w.bytes for w in written)
     return report.model_copy(
         update={"input_bytes": total, "seconds": time.perf_counter() - started}
     )
 
 
-def _register(
+def _register_written(
     session: Session,
     store: ShardStore,
     src: Source,
     ds: Dataset,
     created: bool,
     written: list[WrittenShard],
-    how: str,
+    audit_as: AuditAs,
 ) -> IngestReport:
-    """Insert new shard rows and dataset links in bulk; existing shards are only linked."""
+    """Register the shards written into ``ds`` (``registration.register_shards``) and report."""
     unique: dict[str, WrittenShard] = {}
     for w in written:
         unique.setdefault(w.id, w)
-    ids = list(unique)
-    existing: dict[str, Shard] = {}
-    for start in range(0, len(ids), 500):
-        for row in session.scalars(select(Shard).where(Shard.id.in_(ids[start : start + 500]))):
-            existing[row.id] = row
-    for row in existing.values():
-        if row.status == "revoked":
-            raise NotPermitted(
-                f"shard {row.id} holds data that was revoked ({row.revoked_reason}); "
-                "it may not be ingested again"
-            )
-        if row.source_id != src.id:
-            other = session.get(Source, row.source_id)
-            raise Conflict(
-                f"shard {row.id} is already registered under source "
-                f"{other.name if other else row.source_id!r}, not {src.name!r}"
-            )
-    linked = set(
-        session.scalars(
-            select(DatasetShard.shard_id).where(
-                DatasetShard.dataset_id == ds.id, DatasetShard.shard_id.in_(ids)
-            )
-        )
-    ) if ids else set()  # fmt: skip
-    new_rows = [
-        {
-            "id": w.id,
-            "source_id": src.id,
-            "bytes": w.bytes,
-            "records": w.records,
-            "tokens": w.tokens,
-            "format": FORMAT,
-            "store_uri": store.uri_for(w.id),
-            "status": "active",
-        }
-        for w in unique.values()
-        if w.id not in existing
-    ]
-    links = [{"dataset_id": ds.id, "shard_id": i} for i in ids if i not in linked]
-    if new_rows:
-        session.execute(insert(Shard), new_rows)
-    if links:
-        session.execute(insert(DatasetShard), links)
-    session.flush()
     ref = f"{ds.name}@{ds.version}"
-    if new_rows or links:
-        audit.record(
-            session,
-            f"dataset.{how}",
-            "dataset",
-            ref,
-            {
-                "source": src.name,
-                "new_shards": sorted(r["id"] for r in new_rows),
-                "linked_shards": sorted(link["shard_id"] for link in links),
-            },
+    items = [
+        ShardIn(
+            id=w.id, source=src.name, dataset=ref, bytes=w.bytes, records=w.records,
+            tokens=w.tokens, format=FORMAT,
         )
-    if os.environ.get(CRASH_HOOK) == "1":  # tests: die between writing files and committing
-        os.kill(os.getpid(), signal.SIGKILL)
+        for w in unique.values()
+    ]  # fmt: skip
+    registered = register_shards(session, store, items, audit_as=audit_as)
+    crash_point("ingest.before_commit")  # the fault suite: die between writing and committing
     return IngestReport(
         dataset=ds.name,
         version=ds.version,
         dataset_created=created,
         source=src.name,
-        shard_ids=tuple(ids),
-        shards_registered=len(new_rows),
-        shards_linked=len(links),
-        shards_already_in_dataset=len(ids) - len(links),
+        shard_ids=tuple(unique),
+        shards_registered=registered.registered,
+        shards_linked=registered.linked,
+        shards_already_in_dataset=len(unique) - registered.linked,
         records=sum(w.records for w in unique.values()),
         tokens=sum(w.tokens for w in unique.values()),
         bytes_written=sum(w.bytes for w in unique.values()),

@@ -359,13 +359,14 @@ def read_inputs(
     field: str,
     *,
     per_line: bool = False,
-    progress: Progress = _noop,
+    progress: Progress | None = None,
 ) -> Iterator[pa.Array]:
     """Texts of every input in order; the format is given or told from each file's name.
 
     Raises:
         InvalidInput: an unknown format, or any problem with an input.
     """
+    progress = progress or _noop
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     text_files: list[Path] = []

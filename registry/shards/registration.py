@@ -1,140 +1,93 @@
-"""Registering shards by id and metadata, one or many at once; the bytes may be uploaded later.
+"""Registering shards: the one place that writes shard rows and dataset links.
 
-A shard's id is the SHA-256 of its bytes, so a registration is a claim about bytes the registry
-may not hold yet: the upload (``registry.uploads``) checks the bytes against the id before it
-keeps them. Registering the same shard again with the same metadata changes nothing (it may link
-it to another dataset); other metadata under a known id is a conflict.
+Every path that adds shards comes here: ``POST /shards`` and ``/shards/bulk`` (a claim by id and
+metadata, the bytes uploaded later), ``provreg ingest`` and ``provreg shard register`` (files
+already hashed into the store, through ``registry.shards.ingest``). A shard's id is the SHA-256
+of its bytes, so a registration is a claim about bytes the registry may not hold yet: the upload
+(``registry.shards.uploads``) checks the bytes against the id before it keeps them.
 
-Bulk registration is one statement per table: existence checks in batches, Core inserts.
+Registering the same shard again with the same metadata changes nothing (it may link it to
+another dataset); other metadata under a known id is a conflict; a revoked shard is never
+registered again. It is one statement per table: existence checks in chunks, Core inserts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.db.models import DatasetShard, Shard, Source
-from registry.entities import Entity
+from registry.catalogue.sources import source_row
+from registry.db.chunks import chunked
+from registry.db.models import Dataset, DatasetShard, Shard, Source
+from registry.entities.shards import RegisterReport, ShardIn
 from registry.errors import Conflict, InvalidInput, NotPermitted
 from registry.shards.datasets import ensure_dataset
-from registry.shards.format import FORMAT
-from registry.shards.ingest import storable_source
 from registry.shards.store import ShardStore
 
-_CHUNK = 900  # ids per IN (...): under SQLite's variable limit
-MAX_BULK = 100_000
+AuditAs = Literal["shard.register", "dataset.ingest", "dataset.register"]
+"""How the audit log names a registration: ``shard.register`` for claims (one entry naming the
+new shards and links); ``dataset.ingest`` and ``dataset.register`` for files added to one
+dataset from one source (one entry on the dataset)."""
 
 
-class ShardIn(BaseModel):
-    """One shard to register: its id (the SHA-256 of its bytes) and what it holds."""
+def storable_source(session: Session, name: str) -> Source:
+    """The source, if its data may be stored.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Revoked and opted-out sources are refused. A licence that forbids AI training does not stop
+    storing (the data may be kept, disclosed or used otherwise): the manifest policy blocks it
+    from training.
 
-    id: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes, lowercase hex")
-    source: str = Field(min_length=1, max_length=200, description="a registered source")
-    dataset: str | None = Field(
-        default=None, min_length=1, max_length=251, description="NAME[@VERSION] to link it to"
-    )
-    bytes: int = Field(ge=0, le=2**62)
-    records: int = Field(ge=0, le=2**62)
-    tokens: int = Field(ge=0, le=2**62)
-    format: str = Field(default=FORMAT, min_length=1, max_length=40)
-
-
-class RegisterReport(Entity):
-    """What a registration did: new rows, shards already registered alike, dataset links."""
-
-    registered: int
-    already_registered: int
-    linked: int
-    datasets_created: tuple[str, ...]
-
-
-def _same(row: Shard, item: ShardIn, source_id: int) -> list[str]:
-    """The fields where ``item`` contradicts the registered ``row``."""
-    wanted = {
-        "source_id": source_id,
-        "bytes": item.bytes,
-        "records": item.records,
-        "tokens": item.tokens,
-        "format": item.format,
-    }
-    return [k for k, v in wanted.items() if getattr(row, k) != v]
-
-
-def _unique(items: Sequence[ShardIn]) -> dict[str, ShardIn]:
-    """Items by id; the same id twice must say the same thing (the dataset may differ)."""
-    by_id: dict[str, ShardIn] = {}
-    for n, item in enumerate(items):
-        seen = by_id.get(item.id)
-        if seen is None:
-            by_id[item.id] = item
-        elif seen.model_dump(exclude={"dataset"}) != item.model_dump(exclude={"dataset"}):
-            raise InvalidInput(f"shards[{n}]: shard {item.id} is listed twice with other metadata")
-    return by_id
+    Raises:
+        NotFound: unknown source.
+        NotPermitted: revoked or opted out.
+    """
+    src = source_row(session, name)
+    if src.status == "revoked":
+        raise NotPermitted(
+            f"source {name!r} is revoked ({src.revoked_reason}): its data may not be stored"
+        )
+    if src.consent_status == "opted-out":
+        raise NotPermitted(f"source {name!r} has opted out: its data may not be stored")
+    return src
 
 
 def register_shards(
-    session: Session, store: ShardStore, items: Sequence[ShardIn]
+    session: Session,
+    store: ShardStore,
+    items: Sequence[ShardIn],
+    *,
+    audit_as: AuditAs = "shard.register",
 ) -> RegisterReport:
-    """Register shards by metadata, all or none (the caller's transaction).
+    """Register shards by metadata and link them to their datasets, all or none (the caller's
+    transaction). No items is no change.
 
     Raises:
-        InvalidInput: no shards, too many, one id twice with different metadata, a bad dataset.
+        InvalidInput: one id twice with different metadata, a bad dataset name.
         NotFound: an unknown source.
         NotPermitted: a revoked or opted-out source, or a revoked shard registered again.
-        Conflict: a known id registered with other metadata.
+        Conflict: a known id registered under another source or with other metadata.
     """
-    if not items:
-        raise InvalidInput("no shards to register")
-    if len(items) > MAX_BULK:
-        raise InvalidInput(f"{len(items)} shards in one request; at most {MAX_BULK}")
     by_id = _unique(items)
-    sources: dict[str, Source] = {
-        name: storable_source(session, name) for name in sorted({i.source for i in items})
-    }
-    datasets: dict[str, int] = {}
+    sources = {name: storable_source(session, name) for name in sorted({i.source for i in items})}
+    datasets: dict[str, Dataset] = {}
     created: list[str] = []
     for ref in sorted({i.dataset for i in items if i.dataset is not None}):
-        ds, new = ensure_dataset(session, ref)
-        datasets[ref] = ds.id
+        datasets[ref], new = ensure_dataset(session, ref)
         if new:
-            created.append(f"{ds.name}@{ds.version}")
+            created.append(f"{datasets[ref].name}@{datasets[ref].version}")
 
-    ids = list(by_id)
     existing: dict[str, Shard] = {}
-    for start in range(0, len(ids), _CHUNK):
-        for row in session.scalars(select(Shard).where(Shard.id.in_(ids[start : start + _CHUNK]))):
-            existing[row.id] = row
+    for part in chunked(by_id):
+        existing.update((r.id, r) for r in session.scalars(select(Shard).where(Shard.id.in_(part))))
     for shard_id, row in existing.items():
-        item = by_id[shard_id]
-        if row.status == "revoked":
-            raise NotPermitted(
-                f"shard {shard_id} holds data that was revoked ({row.revoked_reason}); "
-                "it may not be registered again"
-            )
-        differ = _same(row, item, sources[item.source].id)
-        if differ:
-            raise Conflict(f"shard {shard_id} is already registered with other {', '.join(differ)}")
+        _check_known(session, row, by_id[shard_id], sources[by_id[shard_id].source])
 
-    wanted_links = {(datasets[i.dataset], i.id) for i in items if i.dataset is not None}
-    linked: set[tuple[int, str]] = set()
-    for dataset_id in {d for d, _ in wanted_links}:
-        known = [s for d, s in wanted_links if d == dataset_id and s in existing]
-        for start in range(0, len(known), _CHUNK):
-            linked.update(
-                (dataset_id, s)
-                for s in session.scalars(
-                    select(DatasetShard.shard_id).where(
-                        DatasetShard.dataset_id == dataset_id,
-                        DatasetShard.shard_id.in_(known[start : start + _CHUNK]),
-                    )
-                )
-            )
+    wanted = {(datasets[i.dataset].id, i.id) for i in items if i.dataset is not None}
+    linked = _linked(session, wanted, existing)
     new_rows = [
         {
             "id": item.id,
@@ -149,26 +102,105 @@ def register_shards(
         for item in by_id.values()
         if item.id not in existing
     ]
-    links = [{"dataset_id": d, "shard_id": s} for d, s in sorted(wanted_links - linked)]
+    links = sorted(wanted - linked)
     if new_rows:
         session.execute(insert(Shard), new_rows)
     if links:
-        session.execute(insert(DatasetShard), links)
+        session.execute(insert(DatasetShard), [{"dataset_id": d, "shard_id": s} for d, s in links])
     session.flush()
     if new_rows or links:
-        audit.record(
-            session,
-            "shard.register",
-            "shard",
-            str(new_rows[0]["id"]) if len(new_rows) == 1 else f"{len(new_rows)} shards",
-            {
-                "new_shards": sorted(str(r["id"]) for r in new_rows),
-                "links": [[link["dataset_id"], link["shard_id"]] for link in links],
-            },
-        )
+        new_ids = sorted(str(r["id"]) for r in new_rows)
+        _audit(session, audit_as, new_ids, links, sources, datasets)
     return RegisterReport(
         registered=len(new_rows),
         already_registered=len(existing),
         linked=len(links),
         datasets_created=tuple(created),
     )
+
+
+def _unique(items: Sequence[ShardIn]) -> dict[str, ShardIn]:
+    """Items by id; the same id twice must say the same thing (the dataset may differ)."""
+    by_id: dict[str, ShardIn] = {}
+    for n, item in enumerate(items):
+        seen = by_id.get(item.id)
+        if seen is None:
+            by_id[item.id] = item
+        elif seen.model_dump(exclude={"dataset"}) != item.model_dump(exclude={"dataset"}):
+            raise InvalidInput(f"shards[{n}]: shard {item.id} is listed twice with other metadata")
+    return by_id
+
+
+def _check_known(session: Session, row: Shard, item: ShardIn, src: Source) -> None:
+    """A shard registered before may be registered again only alike and not revoked.
+
+    Raises:
+        NotPermitted: the shard was revoked.
+        Conflict: another source, or other bytes, records, tokens or format.
+    """
+    if row.status == "revoked":
+        raise NotPermitted(
+            f"shard {row.id} holds data that was revoked ({row.revoked_reason}); "
+            "it may not be registered again"
+        )
+    if row.source_id != src.id:
+        other = session.get(Source, row.source_id)
+        raise Conflict(
+            f"shard {row.id} is already registered under source "
+            f"{other.name if other else row.source_id!r}, not {src.name!r}"
+        )
+    claimed = {
+        "bytes": item.bytes,
+        "records": item.records,
+        "tokens": item.tokens,
+        "format": item.format,
+    }
+    differ = [k for k, v in claimed.items() if getattr(row, k) != v]
+    if differ:
+        raise Conflict(f"shard {row.id} is already registered with other {', '.join(differ)}")
+
+
+def _linked(
+    session: Session, wanted: set[tuple[int, str]], existing: dict[str, Shard]
+) -> set[tuple[int, str]]:
+    """The wanted (dataset id, shard id) links that exist already (only known shards can have
+    one)."""
+    linked: set[tuple[int, str]] = set()
+    for dataset_id in sorted({d for d, _ in wanted}):
+        known = sorted(s for d, s in wanted if d == dataset_id and s in existing)
+        for part in chunked(known):
+            linked.update(
+                (dataset_id, s)
+                for s in session.scalars(
+                    select(DatasetShard.shard_id).where(
+                        DatasetShard.dataset_id == dataset_id, DatasetShard.shard_id.in_(part)
+                    )
+                )
+            )
+    return linked
+
+
+def _audit(
+    session: Session,
+    audit_as: AuditAs,
+    new_ids: list[str],
+    links: list[tuple[int, str]],
+    sources: dict[str, Source],
+    datasets: dict[str, Dataset],
+) -> None:
+    """One audit entry for the registration, in the shape ``audit_as`` names."""
+    payload: dict[str, Any]
+    if audit_as == "shard.register":
+        target = new_ids[0] if len(new_ids) == 1 else f"{len(new_ids)} shards"
+        payload = {"new_shards": new_ids, "links": [[d, s] for d, s in links]}
+        audit.record(session, audit_as, "shard", target, payload)
+        return
+    if len(sources) != 1 or len(datasets) != 1:
+        raise ValueError(f"{audit_as} registers into one dataset from one source")
+    (src,), (ds,) = sources.values(), datasets.values()
+    payload = {
+        "source": src.name,
+        "new_shards": new_ids,
+        "linked_shards": sorted(s for _, s in links),
+    }
+    audit.record(session, audit_as, "dataset", f"{ds.name}@{ds.version}", payload)

@@ -7,11 +7,11 @@ and never decides whether bytes are good (the reader hashes them).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.db.models import ManifestShard, Shard, Source
+from registry.entities.shards import ManifestShardOut
 from registry.errors import NotFound
 
 
@@ -27,19 +27,6 @@ def read_shard_bytes(store: str, shard_id: str) -> bytes:
         return ShardStore(store).read_bytes(shard_id)
     except NotFound as exc:
         raise FileNotFoundError(exc.detail) from exc
-
-
-class ManifestShardOut(BaseModel):
-    """A manifest's shard as the registry stands now; ``status`` folds in its source's status."""
-
-    model_config = ConfigDict(frozen=True)
-
-    shard_id: str
-    status: str
-    records: int
-    tokens: int
-    source: str
-    reason: str | None = None  # why it is not active
 
 
 def manifest_shard(session: Session, manifest_hash: str, shard_id: str) -> ManifestShardOut:

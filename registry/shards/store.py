@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -20,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from manifests.digests import is_hex64
 from registry.errors import InvalidInput, NotFound
 
 CHUNK = 1024 * 1024
-_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -41,7 +40,7 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 def check_id(shard_id: str) -> str:
     """Raises: InvalidInput: not 64 lowercase hex characters."""
-    if not _ID.match(shard_id):
+    if not is_hex64(shard_id):
         raise InvalidInput(f"{shard_id!r} is not a shard id (64 lowercase hex characters)")
     return shard_id
 
@@ -129,7 +128,7 @@ class ShardStore:
             return
         for path in sorted(self.fs.find(base)):
             name = str(path).rsplit("/", 1)[-1]
-            if name.endswith(".parquet") and _ID.match(name[: -len(".parquet")]):
+            if name.endswith(".parquet") and is_hex64(name[: -len(".parquet")]):
                 yield name[: -len(".parquet")]
 
     # -- writing -----------------------------------------------------------------------------

@@ -18,16 +18,10 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.db.models import Shard
-from registry.entities import Entity
+from registry.entities.shards import UploadOut
 from registry.errors import IntegrityFailure, NotFound, NotPermitted, TooLarge
+from registry.shards.lookup import shard_row
 from registry.shards.store import ShardStore, check_id
-from registry.shards.verification import shard_row
-
-
-class UploadOut(Entity):
-    id: str
-    bytes: int
-    added: bool  # False when the store already held these bytes
 
 
 class UploadSink:

@@ -1,7 +1,8 @@
-"""Shards: lookup by id or prefix, and checking the store against the registry.
+"""Checking the store against the registry: every shard's stored bytes re-hashed against its id,
+and files in the store that no shard names (what a hard crash mid-ingest leaves).
 
-A shard row is only written by ingest (``registry.ingest``); revocation is in
-``registry.revocation``.
+Finding one shard is ``registry.shards.lookup``; rows are written only by
+``registry.shards.registration``; revocation is ``registry.catalogue.revocation``.
 """
 
 from __future__ import annotations
@@ -11,54 +12,11 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.db.lookup import resolve_prefix
-from registry.db.models import DatasetShard, Shard, Source
-from registry.entities.shards import ShardOut, VerifyProblem, VerifyReport
+from registry.db.models import DatasetShard, Shard
+from registry.entities.shards import VerifyProblem, VerifyReport
 from registry.errors import NotFound
-from registry.shards.datasets import dataset_row, shard_out
+from registry.shards.datasets import dataset_row
 from registry.shards.store import ShardStore
-
-
-def resolve_shard_id(session: Session, id_or_prefix: str) -> str:
-    """The full id of the shard named by its id or a unique prefix of 8+ hex characters.
-
-    Raises:
-        InvalidInput: malformed, too short or ambiguous.
-        NotFound: no shard starts with it.
-    """
-    return resolve_prefix(session, Shard.id, id_or_prefix, what="shard")
-
-
-def shard_row(session: Session, id_or_prefix: str) -> Shard:
-    """Raises: as ``resolve_shard_id``."""
-    row = session.get(Shard, resolve_shard_id(session, id_or_prefix))
-    if row is None:  # pragma: no cover - resolved ids exist
-        raise NotFound(f"unknown shard {id_or_prefix!r}")
-    return row
-
-
-def get_shard(session: Session, id_or_prefix: str) -> ShardOut:
-    """One shard by id or unique prefix (its source's name included).
-
-    Raises:
-        InvalidInput, NotFound: as ``resolve_shard_id``.
-    """
-    row = shard_row(session, id_or_prefix)
-    source = session.get(Source, row.source_id)
-    return shard_out(row, source.name if source else "?")
-
-
-def get_shards(session: Session, ids: list[str]) -> dict[str, ShardOut]:
-    """Shards by full id (missing ids are simply absent from the result)."""
-    out: dict[str, ShardOut] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(Shard, Source.name)
-            .join(Source, Source.id == Shard.source_id)
-            .where(Shard.id.in_(ids[start : start + 500]))
-        )
-        out.update({s.id: shard_out(s, name) for s, name in rows})
-    return out
 
 
 def verify_shards(

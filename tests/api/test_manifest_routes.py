@@ -17,7 +17,8 @@ from registry import auth
 from registry.catalogue import contributors, sources
 from registry.db.engine import transaction
 from registry.db.models import TOKEN_ROLES
-from registry.shards.registration import ShardIn, register_shards
+from registry.entities.shards import ShardIn
+from registry.shards.registration import register_shards
 from registry.shards.store import ShardStore
 from tests.api.conftest import Tokens
 from tests.conftest import Cli, snapshot

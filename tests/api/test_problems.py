@@ -180,3 +180,19 @@ def test_a_value_the_database_cannot_store_is_422_not_500(
         assert snapshot(engine) == before
     else:
         assert r.status_code == 201, r.text
+
+
+def test_a_domain_error_over_http_names_no_cli_flag(
+    client: httpx.Client, api_tokens: Tokens, engine: Engine
+) -> None:
+    before = snapshot(engine)
+    r = client.post(
+        "/manifests",
+        json={"name": "m", "intended_use": "research"},
+        headers=api_tokens.auth("curator"),
+    )
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "at least one dataset, shard or list of shards" in detail
+    assert "--" not in detail, detail
+    assert snapshot(engine) == before

@@ -22,7 +22,7 @@ from registry.shards.store import ShardStore, hash_file
 from tests.api.conftest import LiveServer, Tokens
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
-from tests.registry import shard_files
+from tests.registry.shards import shard_files
 from trainer.data import shard_order
 from trainer.errors import ShardIntegrityError, ShardUnknownError
 from trainer.http_client import HttpRegistry

@@ -27,7 +27,7 @@ from registry.runs import read_stamp
 from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
-from tests.registry import shard_files
+from tests.registry.shards import shard_files
 from trainer.client import LocalRegistry
 from trainer.data import shard_order
 from trainer.errors import (

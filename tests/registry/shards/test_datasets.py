@@ -16,11 +16,11 @@ from registry.db import lookup
 from registry.db.models import AuditEntry, Shard, Source
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.shards import datasets
-from registry.shards import verification as shards
+from registry.shards import lookup as shards
 from registry.shards.ingest import ingest_paths
 from registry.shards.store import ShardStore
 from tests.conftest import Cli, snapshot
-from tests.registry.test_ingest import add_source
+from tests.registry.shards.test_ingest import add_source
 
 
 def _jsonl(path: Path, texts: list[str]) -> Path:

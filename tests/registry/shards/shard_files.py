@@ -1,4 +1,4 @@
-"""Real canonical shard files in the store layout, registered as Shard rows (until ingest lands)."""
+"""Real canonical shard files in the store layout, registered as Shard rows directly (no ingest)."""
 
 from __future__ import annotations
 

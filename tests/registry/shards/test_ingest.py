@@ -21,12 +21,13 @@ from sqlalchemy import Engine, select
 from registry.catalogue import sources
 from registry.db.models import AuditEntry, DatasetShard, Shard
 from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from registry.faults import crash_at
 from registry.shards.ingest import ingest_dataset, ingest_paths, register_shard_files
 from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 
 TEXTS = ["first document", "", "zweites Dokument: äöü", "first document", "x" * 3000]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def add_source(session_factory: Callable[..., Any], name: str = "src", **kw: Any) -> None:
@@ -359,7 +360,7 @@ def test_crash_before_commit_leaves_registry_unchanged_and_orphan_reported(
     cli("source", "add", "src", "--uri", "u", "--kind", "synthetic", "--licence", "CC0-1.0")
     path = write_inputs(tmp_path / "in", TEXTS)["jsonl"]
     before = snapshot(engine)
-    env = os.environ | cli.env | {"PROVREG_TEST_CRASH_BEFORE_COMMIT": "1", "PYTHONPATH": str(ROOT)}
+    env = os.environ | cli.env | crash_at("ingest.before_commit") | {"PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", "ingest", str(path), "--source", "src", "--dataset", "d"],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
