@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from api.routes.disclosures import router
 from registry.disclosure import service as svc
 from registry.errors import ProvregError
-from tests.registry import disclosure_corpus as dc
+from tests.registry.disclosure import disclosure_corpus as dc
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

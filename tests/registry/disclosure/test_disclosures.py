@@ -14,7 +14,7 @@ from registry.disclosure import service as svc
 from registry.disclosure.facts import NOT_PROVIDED
 from registry.errors import InvalidInput, NotFound
 from tests.conftest import Cli, snapshot
-from tests.registry import disclosure_corpus as dc
+from tests.registry.disclosure import disclosure_corpus as dc
 
 FORMATS = list(svc.FORMATS)
 EU_IDS = [
