@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query
 from api.deps import AdminDep, ContributorDep, SessionDep
 from api.problems import responses
 from api.routes.runs import RunRef
+from registry import ledger
 from registry.entities.ledger import LedgerSummaryOut, SettlementOut, StatementOut
 from registry.errors import NotPermitted
-from registry.ledger import service as ledger
 from registry.runs import service as runs
 
 router = APIRouter(tags=["ledger"])
