@@ -148,8 +148,8 @@ def main() -> None:
     import duckdb  # imported before timing, as pyarrow below: a one-off cost per process
     import pyarrow
 
+    from registry import disclosure
     from registry.db.engine import make_engine, transaction
-    from registry.disclosure import service as disclosures
 
     pyarrow.array([1], pyarrow.int64())  # pyarrow's first array loads pandas: not the bench's cost
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
@@ -162,8 +162,8 @@ def main() -> None:
         engine = make_engine(f"sqlite:///{path}")
         with transaction(engine, actor="bench", write=False) as session:
             t0 = time.perf_counter()
-            facts = disclosures.build_facts(session, digest)
-            content = disclosures.render(facts, "json")
+            facts = disclosure.build_facts(session, digest)
+            content = disclosure.render(facts, "json")
             elapsed = time.perf_counter() - t0
             rows = (
                 session.connection()

@@ -24,9 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from registry import ledger
 from registry.db import migrate
 from registry.db.engine import make_engine, transaction
-from registry.ledger import service as ledger
+from registry.db.models import Consumption
+from registry.ledger.consumption import tokens_by_source
 
 STAMP = "2026-01-01 00:00:00.000000"  # how SQLAlchemy stores a UTC datetime in SQLite
 
@@ -149,7 +151,7 @@ def bench_settle(workdir: Path, rows: int, contributors: int) -> None:
     settle_s = time.perf_counter() - t0
     with transaction(eng, actor="bench", write=False) as session:
         t1 = time.perf_counter()
-        sums = ledger._tokens_by_source(session, ledger.Consumption.run_id == "bench")
+        sums = tokens_by_source(session, Consumption.run_id == "bench")
         groupby_s = time.perf_counter() - t1
     eng.dispose()
 

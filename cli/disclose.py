@@ -39,10 +39,10 @@ def disclose(
     """
     import hashlib
 
-    from registry.disclosure import service as svc
+    from registry import disclosure
 
-    svc.check_format(fmt)
-    inputs = svc.DisclosureInputs(
+    disclosure.check_format(fmt)
+    inputs = disclosure.DisclosureInputs(
         provider=provider,
         provider_contact=provider_contact,
         model=model,
@@ -51,12 +51,14 @@ def disclose(
     )
     if publish:
         with tx() as session:
-            result = svc.publish(session, subject, fmt, inputs)
+            result = disclosure.publish(session, subject, fmt, inputs)
         content, digest = result.content, result.hash
     else:
         with tx(write=False) as session:
-            facts = svc.build_facts(session, subject, with_shards=svc.FORMATS[fmt][2])
-        content = svc.render(facts, fmt, inputs)
+            facts = disclosure.build_facts(
+                session, subject, with_shards=disclosure.FORMATS[fmt].with_shards
+            )
+        content = disclosure.render(facts, fmt, inputs)
         digest = hashlib.sha256(content).hexdigest()
     if out is not None:
         try:

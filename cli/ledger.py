@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from cli.common import JSON_HELP, console, emit, print_json, table, tx
+from registry import ledger
 from registry.entities.ledger import Money, StatementOut
 from registry.errors import InvalidInput
-from registry.ledger import service as ledger
 from registry.ledger.money import format_minor
 
 pool_app = typer.Typer(

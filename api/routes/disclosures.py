@@ -25,8 +25,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import SessionDep
 from api.problems import responses
-from registry.disclosure import service as svc
+from registry import disclosure
 from registry.disclosure.formats._page import esc, num, page, table
+from registry.entities.disclosure import DisclosureOut
 from registry.errors import NotFound
 
 router = APIRouter(prefix="/disclosures", tags=["disclosures"])
@@ -61,7 +62,7 @@ def _split(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
-def _index_row(d: svc.DisclosureOut) -> dict[str, Any]:
+def _index_row(d: DisclosureOut) -> dict[str, Any]:
     return d.model_dump(mode="json") | {"url": f"/disclosures/{d.hash}"}
 
 
@@ -72,7 +73,7 @@ def _index_row(d: svc.DisclosureOut) -> dict[str, Any]:
 )
 def index(request: Request, session: SessionDep) -> Response:
     """Published disclosures, newest first."""
-    rows = svc.list_published(session)
+    rows = disclosure.list_published(session)
     if _wants(request) == "json":
         return JSONResponse({"items": [_index_row(d) for d in rows]})
     body = [
@@ -123,13 +124,13 @@ def get_disclosure(ref: str, request: Request, session: SessionDep) -> Response:
     fmt = fmt or _wants(request)
     if len(key) == 64:
         try:
-            published = svc.get_published(session, key)
+            published = disclosure.get_published(session, key)
         except NotFound:
             published = None
         if published is not None:
             if fmt is None or fmt == published.format:
                 return _respond(published.content, published.media_type, "published")
-            sibling = svc.published_sibling(session, published, fmt)
+            sibling = disclosure.published_sibling(session, published, fmt)
             if sibling is None:
                 raise NotFound(
                     f"no {fmt} disclosure of {published.subject_kind} {published.subject} "
@@ -139,7 +140,9 @@ def get_disclosure(ref: str, request: Request, session: SessionDep) -> Response:
     from registry.manifests import manifest_row
 
     manifest = manifest_row(session, key)
-    fmt = svc.check_format(fmt or "html")
-    facts = svc.build_facts(session, manifest.hash, with_shards=svc.FORMATS[fmt][2])
-    content = svc.render(facts, fmt)
-    return _respond(content, svc.FORMATS[fmt][0], "live")
+    fmt = disclosure.check_format(fmt or "html")
+    facts = disclosure.build_facts(
+        session, manifest.hash, with_shards=disclosure.FORMATS[fmt].with_shards
+    )
+    content = disclosure.render(facts, fmt)
+    return _respond(content, disclosure.FORMATS[fmt].media_type, "live")

@@ -11,10 +11,9 @@ from fastapi import APIRouter, Query
 from api.deps import AdminDep, ContributorDep, SessionDep
 from api.problems import responses
 from api.routes.runs import RunRef
-from registry import runs
+from registry import ledger, runs
 from registry.entities.ledger import LedgerSummaryOut, SettlementOut, StatementOut
 from registry.errors import NotPermitted
-from registry.ledger import service as ledger
 
 router = APIRouter(tags=["ledger"])
 AUTH = (401, 403)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from pydantic import computed_field
 
 from registry.entities import Entity
-from registry.ledger.money import format_minor
 
 
 class Money(Entity):
@@ -23,6 +22,9 @@ class Money(Entity):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def formatted(self) -> str:
+        # Imported here: ``registry.ledger`` imports these entities when it is first imported.
+        from registry.ledger.money import format_minor
+
         return format_minor(self.amount_minor, self.currency)
 
 

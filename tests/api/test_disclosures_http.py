@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from api.routes.disclosures import router
-from registry.disclosure import service as svc
+from registry import disclosure
 from registry.errors import ProvregError
-from tests.registry import disclosure_corpus as dc
+from tests.registry.disclosure import disclosure_corpus as dc
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -88,8 +88,10 @@ def test_live_published_index_and_formats(server, session_factory) -> None:  # t
             assert r.status_code == 200 and check in r.text, suffix
             assert not any(secret in r.text for secret in dc.SECRETS)
         with session_factory() as s:
-            page = svc.publish(s, corpus.manifest, "html", svc.DisclosureInputs(provider="ACME"))
-            doc = svc.publish(s, corpus.manifest, "json")
+            page = disclosure.publish(
+                s, corpus.manifest, "html", disclosure.DisclosureInputs(provider="ACME")
+            )
+            doc = disclosure.publish(s, corpus.manifest, "json")
         r = http.get(f"/disclosures/{page.hash}")
         assert r.headers["x-provreg-disclosure"] == "published"
         assert hashlib.sha256(r.content).hexdigest() == page.hash and "ACME" in r.text
@@ -126,8 +128,10 @@ def test_page_renders_in_headless_chromium(
 ) -> None:  # type: ignore[no-untyped-def]
     base, corpus = server
     with session_factory() as s:
-        facts = svc.build_facts(s, corpus.manifest)
-        page = svc.publish(s, corpus.manifest, "html", svc.DisclosureInputs(model="Demo LM 1.0"))
+        facts = disclosure.build_facts(s, corpus.manifest)
+        page = disclosure.publish(
+            s, corpus.manifest, "html", disclosure.DisclosureInputs(model="Demo LM 1.0")
+        )
     url = f"{base}/disclosures/{page.hash}"
     dom = _chromium("--dump-dom", url, profile=tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from registry.db.engine import transaction
 from tests.api.conftest import Tokens
 from tests.conftest import snapshot
-from tests.registry import ledger_fixtures as fx
+from tests.registry.ledger import ledger_fixtures as fx
 
 RUN = "a1" * 16
 RUNNING = "b2" * 16

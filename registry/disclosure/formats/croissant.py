@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from registry.disclosure.facts import DisclosureFacts, DisclosureInputs, ShardFile
-from registry.disclosure.service import dumps
+from registry.disclosure.formats._encoding import dumps
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 CONTEXT: dict[str, Any] = {

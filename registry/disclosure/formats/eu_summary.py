@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.disclosure.facts import NOT_PROVIDED, DisclosureFacts, DisclosureInputs, SourceFact
-from registry.disclosure.service import dumps
+from registry.disclosure.formats._encoding import dumps
 
 SCHEMA = "provreg.eu-summary/1"
 TEMPLATE = (

@@ -1,6 +1,6 @@
 """``provreg.disclosure/1``: the facts themselves, as deterministic JSON.
 
-Schema (every figure derived from the registry; see ``registry.disclosure_facts``):
+Schema (every figure derived from the registry; see ``registry.disclosure.facts``):
 ``schema``, ``subject_kind`` (manifest | run | weights), ``subject``, ``as_of`` (the manifest's
 ``created_at``, the run's ``finished_at`` or the weights' ``created_at``), ``manifest``,
 ``manifest_chain``, ``lineage``, ``runs``, ``weights``, ``totals`` {shards, records, tokens,
@@ -16,7 +16,7 @@ A new field may be added within version 1; a changed or removed one makes versio
 from __future__ import annotations
 
 from registry.disclosure.facts import NOT_PROVIDED, DisclosureFacts, DisclosureInputs
-from registry.disclosure.service import dumps, facts_json
+from registry.disclosure.formats._encoding import dumps, facts_json
 
 
 def render(facts: DisclosureFacts, inputs: DisclosureInputs) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.disclosure.facts import DisclosureFacts, DisclosureInputs
-from registry.disclosure.service import dumps
+from registry.disclosure.formats._encoding import dumps
 
 CONTEXT = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
 AVAILABILITY = ("clickthrough", "directDownload", "query", "registration", "scrapingScript")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from registry import disclosure
 from registry.db.models import SOURCE_KINDS
-from registry.disclosure import service as svc
 from registry.disclosure.facts import NOT_PROVIDED
 from registry.errors import InvalidInput, NotFound
 from tests.conftest import Cli, snapshot
-from tests.registry import disclosure_corpus as dc
+from tests.registry.disclosure import disclosure_corpus as dc
 
-FORMATS = list(svc.FORMATS)
+FORMATS = list(disclosure.FORMATS)
 EU_IDS = [
     "1",
     "1.1",
@@ -46,9 +46,9 @@ def corpus(session_factory, tmp_path: Path) -> dc.Corpus:  # type: ignore[no-unt
     return c
 
 
-def _facts(session_factory, ref: str, **kw: bool) -> svc.DisclosureFacts:  # type: ignore[no-untyped-def]
+def _facts(session_factory, ref: str, **kw: bool) -> disclosure.DisclosureFacts:  # type: ignore[no-untyped-def]
     with session_factory() as s:
-        return svc.build_facts(s, ref, **kw)
+        return disclosure.build_facts(s, ref, **kw)
 
 
 def test_facts_are_derived_from_the_registry(session_factory, corpus) -> None:  # type: ignore[no-untyped-def]
@@ -93,8 +93,8 @@ def test_every_format_renders_deterministically_and_leaks_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     for subject in (corpus.manifest, corpus.run):
         f = _facts(session_factory, subject, with_shards=True)
-        content = svc.render(f, fmt)
-        assert content == svc.render(_facts(session_factory, subject, with_shards=True), fmt)
+        content = disclosure.render(f, fmt)
+        assert content == disclosure.render(_facts(session_factory, subject, with_shards=True), fmt)
         text = content.decode("utf-8")
         for secret in (*dc.SECRETS, "Carol Secret", "/private/weights"):
             assert secret not in text, f"{secret!r} leaked into {fmt}"
@@ -107,7 +107,9 @@ def test_every_format_renders_deterministically_and_leaks_nothing(
 
 def test_html_page_shows_key_figures_and_charts(session_factory, corpus) -> None:  # type: ignore[no-untyped-def]
     f = _facts(session_factory, corpus.manifest)
-    text = svc.render(f, "html", svc.DisclosureInputs(model="Demo <b>LM</b>")).decode()
+    text = disclosure.render(
+        f, "html", disclosure.DisclosureInputs(model="Demo <b>LM</b>")
+    ).decode()
     assert f"{f.totals.tokens:,}" in text and "Demo &lt;b&gt;LM&lt;/b&gt;" in text
     assert text.count("<svg") == 3 and "news.example.com" in text
     assert f.merkle[0].root in text and "hashlib.sha256" in text
@@ -117,7 +119,7 @@ def test_eu_summary_has_every_section_and_marks_what_is_not_provided(
     session_factory, corpus
 ) -> None:  # type: ignore[no-untyped-def]
     f = _facts(session_factory, corpus.run)
-    data = json.loads(svc.render(f, "eu-summary"))
+    data = json.loads(disclosure.render(f, "eu-summary"))
     ids, fields = [], {}
 
     def walk(node: dict) -> None:  # type: ignore[type-arg]
@@ -144,11 +146,11 @@ def test_eu_summary_has_every_section_and_marks_what_is_not_provided(
         "weights sha256" in v
         for v in fields[("1.2", "Training data identifiers (provreg)")]["value"]
     )
-    stated = svc.DisclosureInputs(provider="ACME AI", illegal_content_measures="hash lists")
-    again = json.loads(svc.render(f, "eu-summary", stated))
+    stated = disclosure.DisclosureInputs(provider="ACME AI", illegal_content_measures="hash lists")
+    again = json.loads(disclosure.render(f, "eu-summary", stated))
     provider = again["sections"][0]["subsections"][0]["fields"][0]
     assert provider == {"label": "Provider name", "value": "ACME AI", "source": "input"}
-    html = svc.render(f, "eu-summary-html").decode()
+    html = disclosure.render(f, "eu-summary-html").decode()
     for title in (
         "1.1. Provider identification",
         "2.2.2. Private datasets",
@@ -161,13 +163,13 @@ def test_eu_summary_has_every_section_and_marks_what_is_not_provided(
 def test_croissant_validates_and_reads_the_local_shards(session_factory, corpus) -> None:  # type: ignore[no-untyped-def]
     mlc = pytest.importorskip("mlcroissant")
     f = _facts(session_factory, corpus.manifest, with_shards=True)
-    doc = json.loads(svc.render(f, "croissant"))
+    doc = json.loads(disclosure.render(f, "croissant"))
     files = [d for d in doc["distribution"] if d["@type"] == "cr:FileObject"]
     assert sorted(x["sha256"] for x in files) == corpus.shard_ids
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
     assert "https://spdx.org/licenses/CC-BY-SA-4.0.html" in doc["license"]
     path = corpus.store / "croissant.json"  # the document sits at the store's root
-    path.write_bytes(svc.render(f, "croissant"))
+    path.write_bytes(disclosure.render(f, "croissant"))
     dataset = mlc.Dataset(jsonld=str(path))
     warnings = dataset.metadata.ctx.issues.warnings
     assert all("version" in w for w in warnings), warnings  # explained in the module docstring
@@ -175,8 +177,8 @@ def test_croissant_validates_and_reads_the_local_shards(session_factory, corpus)
     assert len(records) == f.totals.records
     assert {r["records/id"].decode() for r in records} >= {"wiki-0-0", "books-0-5"}
     with_url = json.loads(
-        svc.render(
-            f, "croissant", svc.DisclosureInputs(content_base_url="https://d.example/store/")
+        disclosure.render(
+            f, "croissant", disclosure.DisclosureInputs(content_base_url="https://d.example/store/")
         )
     )
     assert with_url["distribution"][0]["contentUrl"].startswith("https://d.example/store/sha256/")
@@ -185,7 +187,9 @@ def test_croissant_validates_and_reads_the_local_shards(session_factory, corpus)
 def test_spdx_loads_in_the_spdx_3_model(session_factory, corpus) -> None:  # type: ignore[no-untyped-def]
     spdx = pytest.importorskip("spdx_python_model").v3_0_1
     f = _facts(session_factory, corpus.run)
-    content = svc.render(f, "spdx", svc.DisclosureInputs(dataset_availability="query"))
+    content = disclosure.render(
+        f, "spdx", disclosure.DisclosureInputs(dataset_availability="query")
+    )
     objects = spdx.SHACLObjectSet()
     spdx.JSONLDDeserializer().read(io.BytesIO(content), objects)
     assert objects.link() == set()  # every reference resolves
@@ -208,16 +212,16 @@ def test_publishing_is_idempotent_and_content_addressed(session_factory, corpus)
     import hashlib
 
     with session_factory() as s:
-        a = svc.publish(s, corpus.manifest, "html")
+        a = disclosure.publish(s, corpus.manifest, "html")
     with session_factory() as s:
-        b = svc.publish(s, corpus.manifest[:10], "html")
-        c = svc.publish(s, corpus.manifest, "json")
+        b = disclosure.publish(s, corpus.manifest[:10], "html")
+        c = disclosure.publish(s, corpus.manifest, "json")
     assert a.hash == b.hash == hashlib.sha256(a.content).hexdigest()
     with session_factory() as s:
-        listed = svc.list_published(s)
+        listed = disclosure.list_published(s)
         assert sorted(d.hash for d in listed) == sorted({a.hash, c.hash})
-        assert svc.get_published(s, c.hash).content == c.content
-        assert svc.published_sibling(s, a, "json") == svc.get_published(s, c.hash)
+        assert disclosure.get_published(s, c.hash).content == c.content
+        assert disclosure.published_sibling(s, a, "json") == disclosure.get_published(s, c.hash)
 
 
 def test_bad_requests_change_nothing(
@@ -231,7 +235,7 @@ def test_bad_requests_change_nothing(
     ]
     for (subject, fmt), exc, message in cases:
         with pytest.raises(exc, match=message), session_factory() as s:
-            svc.publish(s, subject, fmt)
+            disclosure.publish(s, subject, fmt)
     assert snapshot(engine) == before
 
 
@@ -247,7 +251,7 @@ def test_weights_file_subject_checks_the_stamp_both_ways(session_factory, tmp_pa
     other = tmp_path / "copy.safetensors"
     other.write_bytes(weights.read_bytes() + b" ")
     with pytest.raises(Exception, match=r"not a readable|not registered"), session_factory() as s:
-        svc.build_facts(s, str(other))
+        disclosure.build_facts(s, str(other))
 
 
 def test_cli_disclose_writes_and_publishes(cli: Cli, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, select, update
 
+from registry import ledger
 from registry.db.models import AuditEntry, Contributor, LedgerEntry, Source
 from registry.db.types import utcnow
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.ledger import service as ledger
 from tests.conftest import Cli, snapshot
-from tests.registry import ledger_fixtures as fx
+from tests.registry.ledger import ledger_fixtures as fx
 
 Tx = Callable[..., Any]
 
