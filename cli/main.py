@@ -34,6 +34,7 @@ ADVICE = {
     "manifest.selection": "give --dataset, --shard or --shards-from",
     "token.contributor": "give --contributor NAME",
     "ingest.format": "give --format",
+    "train.device": "give --device auto, cpu, cuda or mps",
 }
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+import registry
 from manifests.stamp import WeightsStamp
 from registry.entities.runs import Progress, RunOut
 from registry.errors import IntegrityFailure, InvalidInput, ProvregError
@@ -49,8 +50,6 @@ from trainer.train_loop import (
     train_steps,
 )
 from trainer.weights import load_weights, save_weights
-
-VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def device_for(name: str) -> torch.device:
     try:
         return resolve_device(name)
     except ValueError as exc:
-        raise InvalidInput(f"--device: {exc}") from exc
+        raise InvalidInput(f"device: {exc}", field="train.device") from exc
 
 
 @functools.cache
@@ -155,8 +154,8 @@ def code_version() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return f"provreg {VERSION}"
-    return f"provreg {VERSION}+g{sha}"
+        return f"provreg {registry.__version__}"
+    return f"provreg {registry.__version__}+g{sha}"
 
 
 def _run_config(spec: TrainSpec, model_config: GPTConfig) -> dict[str, Any]:
