@@ -66,7 +66,9 @@ def create_token(
         )
     if role != "contributor" and contributor:
         raise InvalidInput(f"only contributor tokens name a contributor, not {role!r} tokens")
-    name = normalise_name(name if name is not None else f"{role}-{secrets.token_hex(4)}", "token name")
+    name = normalise_name(
+        name if name is not None else f"{role}-{secrets.token_hex(4)}", "token name"
+    )
     if session.scalars(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
         raise Conflict(f"token {name!r} already exists")
     who = contributor_row(session, contributor) if contributor else None

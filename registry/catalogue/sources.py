@@ -30,7 +30,9 @@ from registry.ledger.money import MAX_SHARE_PLACES, check_currency, parse_decima
 from registry.names import lookup_key, normalise_name
 
 # Adds up to 10**39 shares of MAX_SHARE_PLACES places exactly; a rounding would raise instead.
-_EXACT = decimal.Context(prec=MAX_SHARE_PLACES + 40, traps=[decimal.Inexact, decimal.InvalidOperation])
+_EXACT = decimal.Context(
+    prec=MAX_SHARE_PLACES + 40, traps=[decimal.Inexact, decimal.InvalidOperation]
+)
 
 
 def parse_share(text: str) -> ShareIn:
