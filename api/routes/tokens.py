@@ -33,5 +33,7 @@ def revoke_token(
     out = auth.revoke_token(session, name)
     cache = request.app.state.token_cache
     cache.evict(out.name)  # the name as stored (NFC)
-    after.add_task(cache.evict, out.name)  # again after the commit: a request in between re-cached it
+    after.add_task(
+        cache.evict, out.name
+    )  # again after the commit: a request in between re-cached it
     return out
