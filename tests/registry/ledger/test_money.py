@@ -69,5 +69,7 @@ def test_digits_are_counted_exactly() -> None:
 
 def test_the_ledger_refuses_an_amount_it_cannot_hold() -> None:
     assert check_ledger_amount(MAX_LEDGER_MINOR, "EUR", "x") == MAX_LEDGER_MINOR
-    with pytest.raises(InvalidInput, match="more than the ledger's limit of 90071992547409.91 EUR"):
+    with pytest.raises(
+        InvalidInput, match=r"more than the ledger's limit of 90071992547409\.91 EUR"
+    ):
         check_ledger_amount(MAX_LEDGER_MINOR + 1, "EUR", "settling run 'r'")
