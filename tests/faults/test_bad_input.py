@@ -154,7 +154,7 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
 ]
 
 # A sample run as real processes (about a second each).
-SUBPROCESS = [4, 29, 47]
+SUBPROCESS = [4, 29, 46]
 
 
 @pytest.fixture
