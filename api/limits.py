@@ -32,7 +32,8 @@ class Limits(BaseSettings):
     max_bulk_body_bytes: int = Field(
         default=64 * MIB,
         gt=0,
-        description="the largest JSON body of POST /shards/bulk and POST /manifests",
+        description="the largest JSON body of POST /shards/bulk, POST /manifests and a run's "
+        "progress, complete and fail reports",
     )
     body_grace_s: float = Field(
         default=10.0, gt=0, description="seconds a body may take before the minimum rate applies"

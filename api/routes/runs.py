@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ReaderDep, SessionDep, TrainerDep
+from api.limits import BODY_KIND
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from manifests.digests import HEX64
@@ -144,7 +145,10 @@ def resume_run(run: RunRef, session: SessionDep, _: TrainerDep) -> RunOut:
 
 
 @router.post(
-    "/runs/{run}/progress", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/progress",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def record_progress(run: RunRef, progress: Progress, session: SessionDep, _: TrainerDep) -> RunOut:
     """Add the consumption since the last report and move the cursor, together (trainer).
@@ -164,7 +168,10 @@ def heartbeat(run: RunRef, session: SessionDep, _: TrainerDep) -> Response:
 
 
 @router.post(
-    "/runs/{run}/complete", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/complete",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """The last progress, the weights' digest and ``completed`` in one transaction (trainer).
@@ -175,7 +182,10 @@ def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerD
 
 
 @router.post(
-    "/runs/{run}/fail", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/fail",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def fail_run(run: RunRef, spec: FailIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """Record the steps taken since the last checkpoint, then ``failed`` with the reason
