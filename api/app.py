@@ -32,8 +32,9 @@ registry need a reader, curator, trainer or admin token; a contributor token rea
 contributor's statement. `/healthz` and disclosures are public. No token gives 401, a
 token without the role 403. A request with a body is authenticated before its body is read.
 
-**Limits.** A JSON body is at most 1 MiB (64 MiB for `POST /shards/bulk` and `POST /manifests`;
-a shard upload at most `PROVREG_MAX_UPLOAD_BYTES`): larger is a 413 before it is read. A body
+**Limits.** A JSON body is at most 1 MiB (64 MiB for `POST /shards/bulk`, `POST /manifests` and a
+run's progress, complete and fail reports; a shard upload at most `PROVREG_MAX_UPLOAD_BYTES`):
+larger is a 413 before it is read. A body
 must keep arriving (after 10 s, at least 16 KiB/s on average) or it is a 408. Text fields are
 capped at their stored size, counts at 2^53-1 (shards: 2^40). The figures are the defaults;
 `docs/api.md` lists every limit and its setting.
