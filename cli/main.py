@@ -37,6 +37,7 @@ ADVICE = {
     "token.contributor": "give --contributor NAME",
     "ingest.format": "give --format",
     "train.device": "give --device auto, cpu, cuda or mps",
+    "revocation.reason": "give --reason",
 }
 
 

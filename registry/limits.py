@@ -78,6 +78,14 @@ def check_text(
     return value
 
 
+def storable_text(value: str, max_length: int) -> str:
+    """``value`` made storable rather than refused, for text the registry must keep whatever it
+    holds (why a run failed): NUL and lone surrogates become U+FFFD, and it is cut to
+    ``max_length`` characters, marked with an ellipsis."""
+    text = _NOT_TEXT.sub("\ufffd", value)
+    return text if len(text) <= max_length else text[: max_length - 1] + "\u2026"
+
+
 def check_optional_text(value: str | None, what: str, max_length: int) -> str | None:
     """``check_text`` for a field that may be absent (None passes)."""
     return None if value is None else check_text(value, what, max_length)

@@ -19,7 +19,7 @@ from api.limits import BODY_KIND
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from manifests.digests import HEX64
-from registry import manifests, runs
+from registry import limits, manifests, runs
 from registry.entities.runs import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
 from registry.entities.shards import ManifestShardOut
 from registry.shards.resolve import manifest_shard
@@ -41,8 +41,8 @@ class RunIn(BaseModel):
     manifest: str = Field(min_length=1, max_length=200, description="hash, prefix or name")
     config: dict[str, Any] = Field(description="model and training config (JSON)")
     seed: int = Field(ge=0)
-    tokenizer: str = Field(min_length=1, max_length=200)
-    code_version: str = Field(min_length=1, max_length=200)
+    tokenizer: str = Field(min_length=1, max_length=limits.LABEL)
+    code_version: str = Field(min_length=1, max_length=limits.LABEL)
     parent_run_id: str | None = Field(
         default=None, max_length=64, description="a completed run whose weights this continues"
     )
@@ -55,8 +55,8 @@ class CompleteIn(BaseModel):
 
     progress: Progress
     sha256: str = Field(pattern=HEX64)
-    path: str = Field(min_length=1, max_length=4096)
-    bytes: int = Field(ge=0)
+    path: str = Field(min_length=1, max_length=limits.PATH)
+    bytes: int = Field(ge=0, le=limits.MAX_SAFE_INT)
 
 
 class FailIn(BaseModel):
@@ -64,7 +64,7 @@ class FailIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    error: str = Field(min_length=1, max_length=20000)
+    error: str = Field(min_length=1, max_length=limits.ERROR)
     progress: Progress | None = None
 
 

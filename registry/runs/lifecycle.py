@@ -527,6 +527,7 @@ def fail_run(session: Session, ref: str, error: str, progress: Progress | None =
     Raises:
         Conflict: the run already completed, or failed with another error.
     """
+    error = limits.storable_text(error, limits.ERROR)  # a failure is recorded, whatever it says
     row = run_row(session, ref, lock=True)
     if row.status == "failed" and row.error == error:
         return run_out(session, row)

@@ -174,3 +174,13 @@ def test_counts_past_the_limit_are_refused_by_the_shape_and_the_service(reg: Reg
     )
     with pytest.raises(InvalidInput, match="the limit is 9,007,199,254,740,991"), reg.tx() as s:
         runs.record_progress(s, run.id, forged)
+
+
+def test_a_failure_is_recorded_whatever_its_message_holds(reg: Reg) -> None:
+    """Why a run failed is kept even with a NUL (PostgreSQL would refuse it) or 100,000
+    characters: made storable, not refused."""
+    run = reg.open()
+    with reg.tx() as s:
+        out = runs.fail_run(s, run.id, "bad byte \x00 here " + "x" * 100_000)
+    assert out.status == "failed" and out.error is not None
+    assert out.error.startswith("bad byte \ufffd here") and len(out.error) == 20_000
