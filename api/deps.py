@@ -41,7 +41,8 @@ READ_ROLES = ("curator", "trainer", "reader")
 WRITE_REGISTRY_ROLES = ("curator",)  # contributors, sources, datasets, shards, manifests
 TRAIN_ROLES = ("trainer",)  # open runs, report consumption
 
-_bearer = HTTPBearer(auto_error=False, description="a provreg token: `provreg token create`")
+bearer = HTTPBearer(auto_error=False, description="a provreg token: `provreg token create`")
+"""The ``Authorization: Bearer`` credentials of a request, or None (``await bearer(request)``)."""
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -53,7 +54,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
@@ -66,10 +67,13 @@ def _lookup(engine: Engine, plaintext: str) -> TokenOut | None:
         return auth.authenticate(session, plaintext)
 
 
-async def _authenticate(
-    request: Request, credentials: HTTPAuthorizationCredentials | None, session: Session | None
+async def authenticate(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    session: Session | None = None,
 ) -> TokenOut:
-    """The live token the request carries: from the cache, else looked up in the thread pool.
+    """The live token the request carries: from the cache, else looked up in the thread pool
+    (``api.bodies`` calls this before a body is read; the role dependencies below, after).
 
     Raises:
         HTTPException: 401 without a token or with an unknown or revoked one.
@@ -114,12 +118,13 @@ def require(*roles: str) -> Callable[..., Awaitable[TokenOut]]:
             raise _unauthorized(
                 f"this needs a token ({wanted}): send Authorization: Bearer <token>"
             )
-        token = await _authenticate(request, credentials, session)
+        token = await authenticate(request, credentials, session)
         _check_role(token, allowed, wanted)
         session.info["actor"] = token.name
         return token
 
     check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    check.provreg_roles = allowed  # type: ignore[attr-defined]  # api.bodies: needs a token
     return check
 
 
@@ -132,11 +137,12 @@ def bare_require(*roles: str) -> Callable[..., Awaitable[TokenOut]]:
             raise _unauthorized(
                 f"this needs a token ({wanted}): send Authorization: Bearer <token>"
             )
-        token = await _authenticate(request, credentials, None)
+        token = await authenticate(request, credentials, None)
         _check_role(token, allowed, wanted)
         return token
 
     check.__name__ = f"bare_require_{'_or_'.join(sorted(allowed))}"
+    check.provreg_roles = allowed  # type: ignore[attr-defined]
     return check
 
 

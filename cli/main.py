@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from typer.core import TyperGroup
 
 import registry
@@ -27,6 +28,7 @@ from registry.config import get_settings
 from registry.db import migrate
 from registry.db.engine import make_engine
 from registry.errors import ProvregError
+from registry.limits import shape_error
 
 # What to type, for a domain error about an input (``ProvregError.field``): the services name
 # the input in domain terms and the CLI adds its flags.
@@ -35,6 +37,7 @@ ADVICE = {
     "token.contributor": "give --contributor NAME",
     "ingest.format": "give --format",
     "train.device": "give --device auto, cpu, cuda or mps",
+    "revocation.reason": "give --reason",
 }
 
 
@@ -45,13 +48,17 @@ def error_line(exc: ProvregError) -> str:
 
 
 class _Root(TyperGroup):
-    """Turns a domain error into one clear line on stderr and exit code 1."""
+    """Turns a domain error into one clear line on stderr and exit code 1; so too an input a
+    request shape refused (a command should turn those into domain errors itself)."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context (private module)
         try:
             return super().invoke(ctx)
         except ProvregError as exc:
             err_console.print(error_line(exc), markup=False)
+            ctx.exit(1)
+        except ValidationError as exc:
+            err_console.print(error_line(shape_error(exc, "input")), markup=False)
             ctx.exit(1)
 
 

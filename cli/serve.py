@@ -1,4 +1,5 @@
-"""``provreg serve``: the web API under uvicorn (uvloop and httptools where installed)."""
+"""``provreg serve``: the web API under uvicorn (uvloop and httptools where installed), with the
+connection limits of ``api.serving`` and the request limits of ``api.limits`` (``PROVREG_*``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def serve(
     """Serve the registry's web API (OpenAPI at /docs and /openapi.json)."""
     import uvicorn  # heavy: imported only when serving
 
+    from api.serving import uvicorn_options
+
     eng = engine()  # refuse a missing or out-of-date database before starting workers
     where = eng.url.render_as_string(hide_password=True)
     eng.dispose()
@@ -29,6 +32,6 @@ def serve(
         port=port,
         workers=workers,
         loop="auto",
-        http="auto",
         log_level=log_level,
+        **uvicorn_options(),
     )

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from cli.common import JSON_HELP, console, emit, table, tx
 from registry.catalogue import sources
 from registry.entities.catalogue import SourceIn, SourceOut
 from registry.errors import InvalidInput
+from registry.limits import shape_error
 
 app = typer.Typer(no_args_is_help=True, help="Data sources: origin, licence, contributors, terms.")
 
@@ -58,23 +60,26 @@ def add(
 ) -> None:
     """Register a source with its licence, contributors and compensation terms."""
     start, end = _date(collected_from, "--collected-from"), _date(collected_to, "--collected-to")
-    spec = SourceIn(
-        name=name,
-        uri=uri,
-        kind=kind,
-        licence=licence,
-        contributors=[sources.parse_share(c) for c in contributor or []],
-        terms=sources.parse_terms(terms) if terms else None,
-        collected_from=start.date() if start else None,
-        collected_to=end.date() if end else None,
-        jurisdiction=jurisdiction,
-        tdm_checked=tdm_checked,
-        tdm_respected=tdm_respected,
-        pii=pii,
-        pii_measures=pii_measures,
-        consent_status=consent,
-        description=description,
-    )
+    try:
+        spec = SourceIn(
+            name=name,
+            uri=uri,
+            kind=kind,
+            licence=licence,
+            contributors=[sources.parse_share(c) for c in contributor or []],
+            terms=sources.parse_terms(terms) if terms else None,
+            collected_from=start.date() if start else None,
+            collected_to=end.date() if end else None,
+            jurisdiction=jurisdiction,
+            tdm_checked=tdm_checked,
+            tdm_respected=tdm_respected,
+            pii=pii,
+            pii_measures=pii_measures,
+            consent_status=consent,
+            description=description,
+        )
+    except ValidationError as exc:
+        raise shape_error(exc, "source") from exc
     with tx() as session:
         row = sources.add_source(session, spec)
     emit(

@@ -25,6 +25,7 @@ from registry.db.paging import keyset
 from registry.db.types import utcnow
 from registry.entities.auth import TokenOut
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.names import lookup_key, normalise_name
 
 PREFIX = "prv_"
 
@@ -52,7 +53,8 @@ def create_token(
     no other role may.
 
     Raises:
-        InvalidInput: an unknown role, an empty name, or a contributor given or missing wrongly.
+        InvalidInput: an unknown role, a bad name (``registry.names``), or a contributor given
+            or missing wrongly.
         NotFound: an unknown contributor.
         Conflict: the name is taken.
     """
@@ -64,9 +66,9 @@ def create_token(
         )
     if role != "contributor" and contributor:
         raise InvalidInput(f"only contributor tokens name a contributor, not {role!r} tokens")
-    name = (name if name is not None else f"{role}-{secrets.token_hex(4)}").strip()
-    if not name:
-        raise InvalidInput("token name is empty")
+    name = normalise_name(
+        name if name is not None else f"{role}-{secrets.token_hex(4)}", "token name"
+    )
     if session.scalars(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
         raise Conflict(f"token {name!r} already exists")
     who = contributor_row(session, contributor) if contributor else None
@@ -107,7 +109,8 @@ def revoke_token(session: Session, name: str) -> TokenOut:
         NotFound: no token has that name.
         Conflict: it is already revoked.
     """
-    row = session.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+    key = lookup_key(name)
+    row = session.scalars(select(ApiToken).where(ApiToken.name == key)).first() if key else None
     if row is None:
         raise NotFound(f"unknown token {name!r}")
     if row.revoked_at is not None:

@@ -14,6 +14,10 @@ class ProvregError(Exception):
 
     status: int = 400
     title: str = "Bad request"
+    keeps_writes: bool = False
+    """True for a refusal that is itself a registry fact: the writes the service made before
+    raising it (recording the refusal) are committed, then the error propagates
+    (``registry.db.engine.transaction``)."""
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -24,6 +28,15 @@ class ProvregError(Exception):
 class InvalidInput(ProvregError):
     status = 422
     title = "Invalid input"
+
+
+class ImplausibleReport(InvalidInput):
+    """A trainer's report that cannot be true (more tokens than its steps hold, more of a shard
+    than its epochs allow). Refused, and recorded: the run is failed with the reason and the
+    audit log says so, in the caller's transaction, which commits them (``keeps_writes``)."""
+
+    title = "Implausible report"
+    keeps_writes = True
 
 
 class NotFound(ProvregError):

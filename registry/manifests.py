@@ -57,6 +57,7 @@ from registry.entities.manifests import (
     VerifyReport,
 )
 from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
+from registry.names import lookup_key, normalise_name
 from registry.shards.datasets import dataset_row
 
 
@@ -317,6 +318,11 @@ def _document(
     )
 
 
+def _named(spec: ManifestIn) -> ManifestIn:
+    """``spec`` with its name in the form ``registry.names`` keeps (NFC, checked)."""
+    return spec.model_copy(update={"name": normalise_name(spec.name, "manifest name")})
+
+
 def create_manifest(
     session: Session, spec: ManifestIn, *, now: datetime | None = None
 ) -> ManifestOut:
@@ -328,6 +334,7 @@ def create_manifest(
         Conflict: the name is taken by another manifest.
         PolicyViolation: the policy refuses it; every violation is listed.
     """
+    spec = _named(spec)
     if spec.intended_use not in INTENDED_USES:
         raise InvalidInput(
             f"unknown intended use {spec.intended_use!r}: expected one of {', '.join(INTENDED_USES)}"
@@ -358,7 +365,10 @@ def create_manifest(
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
     root = merkle_root(_selected_ids(conn))
-    document = _document(spec, selection, facts, verdict, parent, root, now or utcnow())
+    try:
+        document = _document(spec, selection, facts, verdict, parent, root, now or utcnow())
+    except DocumentError as exc:  # a total beyond 2**53-1: more than one document can hold
+        raise InvalidInput(f"manifest {spec.name!r} cannot be made: {exc}") from exc
     digest = document.hash
     if session.get(Manifest, digest) is not None:
         raise Conflict(f"manifest {digest} already exists")
@@ -406,6 +416,7 @@ def create_or_match_manifest(session: Session, spec: ManifestIn) -> tuple[Manife
         Conflict: the name is taken by a different manifest (the message says what differs).
         InvalidInput, NotFound, PolicyViolation: as ``create_manifest``.
     """
+    spec = _named(spec)
     existing = session.scalars(select(Manifest).where(Manifest.name == spec.name)).first()
     if existing is None:
         return create_manifest(session, spec), True
@@ -452,8 +463,9 @@ def _out(row: Manifest) -> ManifestOut:
 
 
 def manifest_row(session: Session, ref: str) -> Manifest:
-    """A manifest by full hash, unique prefix, or name."""
-    by_name = session.scalars(select(Manifest).where(Manifest.name == ref)).first()
+    """A manifest by full hash, unique prefix, or name (in any Unicode normal form)."""
+    key = lookup_key(ref)
+    by_name = session.scalars(select(Manifest).where(Manifest.name == key)).first() if key else None
     if by_name is not None:
         return by_name
     if not is_hex_prefix(ref.strip().lower()):

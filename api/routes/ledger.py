@@ -14,6 +14,7 @@ from api.routes.runs import RunRef
 from registry import ledger, runs
 from registry.entities.ledger import LedgerSummaryOut, SettlementOut, StatementOut
 from registry.errors import NotPermitted
+from registry.names import lookup_key
 
 router = APIRouter(tags=["ledger"])
 AUTH = (401, 403)
@@ -48,7 +49,7 @@ def contributor_statement(
 
     An admin may read anyone's; a contributor token only its own contributor's.
     """
-    if token.role == "contributor" and token.contributor != name:
+    if token.role == "contributor" and token.contributor != lookup_key(name):  # NFC, as stored
         raise NotPermitted(
             f"token {token.name!r} belongs to contributor {token.contributor!r}; "
             f"it cannot read {name!r}'s statement"

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from api.caches import DocumentCache
 from api.deps import BareReaderDep, CuratorDep, ReaderDep, SessionDep
+from api.limits import BODY_KIND
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from registry import manifests
@@ -53,8 +54,9 @@ def _summary(m: ManifestOut) -> ManifestSummary:
     response_model=ManifestSummary,
     responses={
         200: {"model": ManifestSummary, "description": "the same manifest already exists"},
-        **responses(*AUTH, 400, 404, 409, 422),
+        **responses(*AUTH, 400, 404, 408, 409, 413, 422),
     },
+    openapi_extra={BODY_KIND: "bulk"},
 )
 def create_manifest(
     spec: ManifestIn, response: Response, session: SessionDep, _: CuratorDep

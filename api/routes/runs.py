@@ -15,10 +15,11 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ReaderDep, SessionDep, TrainerDep
+from api.limits import BODY_KIND
 from api.pagination import Page, PageDep, paginate
 from api.problems import responses
 from manifests.digests import HEX64
-from registry import manifests, runs
+from registry import limits, manifests, runs
 from registry.entities.runs import ConsumptionOut, Progress, RunOut, WeightsOut, WeightsReport
 from registry.entities.shards import ManifestShardOut
 from registry.shards.resolve import manifest_shard
@@ -40,8 +41,8 @@ class RunIn(BaseModel):
     manifest: str = Field(min_length=1, max_length=200, description="hash, prefix or name")
     config: dict[str, Any] = Field(description="model and training config (JSON)")
     seed: int = Field(ge=0)
-    tokenizer: str = Field(min_length=1, max_length=200)
-    code_version: str = Field(min_length=1, max_length=200)
+    tokenizer: str = Field(min_length=1, max_length=limits.LABEL)
+    code_version: str = Field(min_length=1, max_length=limits.LABEL)
     parent_run_id: str | None = Field(
         default=None, max_length=64, description="a completed run whose weights this continues"
     )
@@ -54,8 +55,8 @@ class CompleteIn(BaseModel):
 
     progress: Progress
     sha256: str = Field(pattern=HEX64)
-    path: str = Field(min_length=1, max_length=4096)
-    bytes: int = Field(ge=0)
+    path: str = Field(min_length=1, max_length=limits.PATH)
+    bytes: int = Field(ge=0, le=limits.MAX_SAFE_INT)
 
 
 class FailIn(BaseModel):
@@ -63,7 +64,7 @@ class FailIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    error: str = Field(min_length=1, max_length=20000)
+    error: str = Field(min_length=1, max_length=limits.ERROR)
     progress: Progress | None = None
 
 
@@ -144,7 +145,10 @@ def resume_run(run: RunRef, session: SessionDep, _: TrainerDep) -> RunOut:
 
 
 @router.post(
-    "/runs/{run}/progress", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/progress",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def record_progress(run: RunRef, progress: Progress, session: SessionDep, _: TrainerDep) -> RunOut:
     """Add the consumption since the last report and move the cursor, together (trainer).
@@ -164,7 +168,10 @@ def heartbeat(run: RunRef, session: SessionDep, _: TrainerDep) -> Response:
 
 
 @router.post(
-    "/runs/{run}/complete", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/complete",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """The last progress, the weights' digest and ``completed`` in one transaction (trainer).
@@ -175,7 +182,10 @@ def complete_run(run: RunRef, spec: CompleteIn, session: SessionDep, _: TrainerD
 
 
 @router.post(
-    "/runs/{run}/fail", response_model=RunOut, responses=responses(*AUTH, 400, 404, 409, 422)
+    "/runs/{run}/fail",
+    response_model=RunOut,
+    responses=responses(*AUTH, 400, 404, 409, 422),
+    openapi_extra={BODY_KIND: "bulk"},  # a report names every shard used since the last one
 )
 def fail_run(run: RunRef, spec: FailIn, session: SessionDep, _: TrainerDep) -> RunOut:
     """Record the steps taken since the last checkpoint, then ``failed`` with the reason

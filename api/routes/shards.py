@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import BareCuratorDep, CuratorDep, ReaderDep, SessionDep
+from api.limits import BODY_KIND
 from api.problems import responses
 from manifests.digests import HEX64
 from registry.catalogue.revocation import revoke_shard
@@ -73,7 +74,8 @@ def register_shard(
     "/bulk",
     status_code=201,
     response_model=RegisterReport,
-    responses=responses(*AUTH, 400, 404, 409, 422),
+    responses=responses(*AUTH, 400, 404, 408, 409, 413, 422),
+    openapi_extra={BODY_KIND: "bulk"},
 )
 def register_bulk(
     spec: BulkIn, request: Request, session: SessionDep, _: CuratorDep
@@ -130,14 +132,15 @@ async def _receive(request: Request, sink: UploadSink) -> None:
     response_model=UploadOut,
     responses={
         200: {"model": UploadOut, "description": "these bytes were already stored"},
-        **responses(*AUTH, 404, 409, 413, 422),
+        **responses(*AUTH, 404, 408, 409, 413, 422),
     },
     openapi_extra={
+        BODY_KIND: "upload",
         "requestBody": {
             "required": True,
             "description": "the shard's bytes, streamed; their SHA-256 must be the id",
             "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
     },
 )
 async def upload_content(

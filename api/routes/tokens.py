@@ -32,6 +32,8 @@ def revoke_token(
     """Revoke a token (admin): from now on it authenticates nothing."""
     out = auth.revoke_token(session, name)
     cache = request.app.state.token_cache
-    cache.evict(name)
-    after.add_task(cache.evict, name)  # again after the commit: a request in between re-cached it
+    cache.evict(out.name)  # the name as stored (NFC)
+    after.add_task(
+        cache.evict, out.name
+    )  # again after the commit: a request in between re-cached it
     return out

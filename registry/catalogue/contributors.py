@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import audit
+from registry import audit, limits
 from registry.db.models import CONTRIBUTOR_KINDS, Contributor
 from registry.db.paging import keyset
 from registry.entities.catalogue import ContributorOut
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.names import lookup_key, normalise_name
 
 
 def add_contributor(
@@ -22,13 +23,17 @@ def add_contributor(
 ) -> ContributorOut:
     """Register a contributor.
 
+    The name follows ``registry.names`` (NFC, no control characters, one URL segment), and
+    every field fits its column, checked here so SQLite and PostgreSQL refuse alike.
+
     Raises:
-        InvalidInput: empty name or unknown kind.
+        InvalidInput: a bad name, a contact or payout reference too long or not storable, an
+            unknown kind.
         Conflict: the name is taken.
     """
-    name = name.strip()
-    if not name:
-        raise InvalidInput("contributor name is empty")
+    name = normalise_name(name, "contributor name")
+    limits.check_optional_text(contact, "contributor contact", limits.CONTACT)
+    limits.check_optional_text(payout_ref, "payout reference", limits.PAYOUT_REF)
     if kind not in CONTRIBUTOR_KINDS:
         raise InvalidInput(
             f"unknown contributor kind {kind!r}: expected one of {', '.join(CONTRIBUTOR_KINDS)}"
@@ -49,7 +54,14 @@ def add_contributor(
 
 
 def contributor_row(session: Session, name: str) -> Contributor:
-    row = session.scalars(select(Contributor).where(Contributor.name == name)).first()
+    """The contributor named ``name`` (in any Unicode normal form).
+
+    Raises:
+        NotFound: no contributor has that name.
+    """
+    key = lookup_key(name)
+    query = select(Contributor).where(Contributor.name == key)
+    row = session.scalars(query).first() if key else None
     if row is None:
         raise NotFound(f"unknown contributor {name!r}")
     return row

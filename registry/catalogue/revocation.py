@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry import audit
+from registry import audit, limits
 from registry.catalogue.sources import source_out, source_row
 from registry.db.models import Shard, Source
 from registry.db.types import utcnow
@@ -23,8 +23,8 @@ from registry.shards.lookup import shard_row
 def _reason(reason: str) -> str:
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput("a revocation needs a reason (--reason)")
-    return text
+        raise InvalidInput("a revocation needs a reason", field="revocation.reason")
+    return limits.check_text(text, "revocation reason", limits.REASON)
 
 
 def revoke_shard(session: Session, id_or_prefix: str, reason: str) -> ShardOut:

@@ -6,12 +6,13 @@ for the CLI and the API, so both validate through the same code.
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from registry import audit
+from registry import audit, limits
 from registry.catalogue.contributors import contributor_row
 from registry.catalogue.licences import known_licence_ids, normalise_expression
 from registry.db.models import (
@@ -25,7 +26,13 @@ from registry.db.models import (
 from registry.db.paging import keyset
 from registry.entities.catalogue import ShareIn, ShareOut, SourceIn, SourceOut, TermsIn, TermsOut
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.ledger.money import check_currency, parse_decimal
+from registry.ledger.money import MAX_SHARE_PLACES, check_currency, parse_decimal
+from registry.names import lookup_key, normalise_name
+
+# Adds up to 10**39 shares of MAX_SHARE_PLACES places exactly; a rounding would raise instead.
+_EXACT = decimal.Context(
+    prec=MAX_SHARE_PLACES + 40, traps=[decimal.Inexact, decimal.InvalidOperation]
+)
 
 
 def parse_share(text: str) -> ShareIn:
@@ -33,8 +40,21 @@ def parse_share(text: str) -> ShareIn:
     name, sep, share = text.rpartition("=")
     if not sep or not name.strip():
         raise InvalidInput(f"contributor share {text!r} is not NAME=SHARE (e.g. alice=0.5)")
-    value = parse_decimal(share, what=f"share of {name.strip()!r}", allow_zero=False)
+    value = _share(share, name.strip())
     return ShareIn(contributor=name.strip(), share=value)
+
+
+def _share(value: str | Decimal, contributor: str) -> Decimal:
+    """A share: more than 0, one digit before the point and ``MAX_SHARE_PLACES`` after at most
+    (the sum to 1 is checked with the other shares)."""
+    return parse_decimal(
+        value,
+        what=f"share of {contributor!r}",
+        allow_zero=False,
+        max_value=None,
+        max_places=MAX_SHARE_PLACES,
+        max_integer_digits=1,
+    )
 
 
 def parse_terms(text: str) -> TermsIn:
@@ -53,17 +73,29 @@ def parse_terms(text: str) -> TermsIn:
     )
 
 
-def _check_shares(shares: list[ShareIn]) -> None:
+def _check_shares(shares: list[ShareIn]) -> list[ShareIn]:
+    """The shares with their contributors' names normalised; they must sum to exactly 1.
+
+    Each share has at most ``MAX_SHARE_PLACES`` decimal places and is at most 1, so their sum
+    has a bounded number of digits and ``_EXACT`` adds them without rounding (Decimal's default
+    context rounds at 28 digits and let 0.5 + 0.50000000000000000000000000001 pass).
+    """
     seen: set[str] = set()
+    out: list[ShareIn] = []
     for s in shares:
-        if s.contributor in seen:
-            raise InvalidInput(f"contributor {s.contributor!r} is listed twice")
-        seen.add(s.contributor)
-        if not s.share.is_finite() or s.share <= 0:
-            raise InvalidInput(f"share of {s.contributor!r} must be positive, got {s.share}")
-    total = sum((s.share for s in shares), Decimal(0))
-    if shares and total != 1:
-        raise InvalidInput(f"contributor shares must sum to exactly 1, they sum to {total}")
+        name = normalise_name(s.contributor, "contributor name")
+        if name in seen:
+            raise InvalidInput(f"contributor {name!r} is listed twice")
+        seen.add(name)
+        out.append(ShareIn(contributor=name, share=_share(s.share, name)))
+    with decimal.localcontext(_EXACT):
+        total = sum((s.share for s in out), Decimal(0))
+    if out and total != 1:
+        raise InvalidInput(
+            f"contributor shares must sum to exactly 1, they sum to {total} "
+            f"(shares have at most {MAX_SHARE_PLACES} decimal places and are added exactly)"
+        )
+    return out
 
 
 def _check_terms(terms: TermsIn) -> TermsIn:
@@ -86,22 +118,40 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise InvalidInput(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
 
 
+def _checked(spec: SourceIn) -> SourceIn:
+    """``spec`` with its name and contributors normalised, once every text field is checked
+    against its column's size (``registry.limits``) and the shares against their rules."""
+    _check_choice(spec.kind, SOURCE_KINDS, "source kind")
+    _check_choice(spec.consent_status, CONSENT_STATUSES, "consent status")
+    name = normalise_name(spec.name, "source name")
+    limits.check_text(spec.uri, "source URI", limits.URI, min_length=1)
+    limits.check_text(spec.licence, "licence expression", limits.LICENCE)
+    limits.check_optional_text(spec.jurisdiction, "jurisdiction", limits.JURISDICTION)
+    limits.check_optional_text(spec.pii_measures, "PII measures", limits.LONG_TEXT)
+    limits.check_optional_text(spec.description, "source description", limits.LONG_TEXT)
+    shares = _check_shares(spec.contributors)
+    return spec.model_copy(update={"name": name, "contributors": shares})
+
+
 def add_source(session: Session, spec: SourceIn) -> SourceOut:
     """Register a source with its contributors' shares and compensation terms.
 
+    Every field is checked here, whoever calls (``_checked``), so the CLI, the API and a script
+    meet the same limits with the same message on SQLite and PostgreSQL.
+
     Raises:
-        InvalidInput: a malformed or unknown licence, bad shares, terms, kind or dates.
+        InvalidInput: a bad name, a text field too long or not storable, a malformed or
+            unknown licence, bad shares, terms, kind or dates.
         NotFound: an unknown contributor.
         Conflict: the name is taken.
     """
-    _check_choice(spec.kind, SOURCE_KINDS, "source kind")
-    _check_choice(spec.consent_status, CONSENT_STATUSES, "consent status")
+    spec = _checked(spec)
     licence = normalise_expression(spec.licence, known_licence_ids(session))
-    _check_shares(spec.contributors)
+    limits.check_text(licence, "licence expression (normalised)", limits.LICENCE)
     terms = _check_terms(spec.terms) if spec.terms else None
     if spec.collected_from and spec.collected_to and spec.collected_from > spec.collected_to:
         raise InvalidInput("collection period ends before it starts")
-    name = spec.name.strip()
+    name = spec.name
     if session.scalars(select(Source.id).where(Source.name == name)).first() is not None:
         raise Conflict(f"source {name!r} already exists")
     members = [(contributor_row(session, s.contributor), s.share) for s in spec.contributors]
@@ -126,7 +176,13 @@ def add_source(session: Session, spec: SourceIn) -> SourceOut:
 
 
 def source_row(session: Session, name: str) -> Source:
-    row = session.scalars(select(Source).where(Source.name == name)).first()
+    """The source named ``name`` (in any Unicode normal form).
+
+    Raises:
+        NotFound: no source has that name.
+    """
+    key = lookup_key(name)
+    row = session.scalars(select(Source).where(Source.name == key)).first() if key else None
     if row is None:
         raise NotFound(f"unknown source {name!r}")
     return row
@@ -170,7 +226,9 @@ def get_source(session: Session, name: str) -> SourceOut:
     Raises:
         NotFound: no source has that name.
     """
-    row = session.scalars(_with_members(select(Source)).where(Source.name == name)).first()
+    key = lookup_key(name)
+    query = _with_members(select(Source)).where(Source.name == key)
+    row = session.scalars(query).first() if key else None
     if row is None:
         raise NotFound(f"unknown source {name!r}")
     return _out(row)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import get_settings
-from registry.errors import DatabaseUnavailable
+from registry.errors import DatabaseUnavailable, ProvregError
 
 _IMMEDIATE = "provreg_immediate"
 
@@ -67,8 +67,15 @@ def writer(engine: Engine) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, actor: str, write: bool = True) -> Iterator[Session]:
-    """One command or request = one transaction: commit on success, roll back on any error."""
+    """One command or request = one transaction: commit on success, roll back on any error,
+    except a refusal the registry must remember (``ProvregError.keeps_writes``): what was
+    written to record it is committed, then the error propagates."""
     factory = sessionmaker(bind=writer(engine) if write else engine, expire_on_commit=False)
     with factory.begin() as session:
         session.info["actor"] = actor
-        yield session
+        try:
+            yield session
+        except ProvregError as exc:
+            if exc.keeps_writes:
+                session.commit()
+            raise

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry import limits
 from registry.entities import Entity
 
 
@@ -69,36 +70,40 @@ class SourceOut(Entity):
 class ShareIn(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    contributor: str
-    share: Decimal
+    contributor: str = Field(min_length=1, max_length=limits.NAME)
+    share: Decimal = Field(description="more than 0; shares sum to exactly 1")
 
 
 class TermsIn(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    model: str
+    model: str = Field(max_length=20)
     amount: Decimal | None = None
-    currency: str | None = None
+    currency: str | None = Field(default=None, max_length=10)
 
 
 class SourceIn(BaseModel):
+    """A source to register, as the CLI and the API take it. The lengths are the columns'
+    (``registry.limits``); ``registry.catalogue.sources.add_source`` checks them again, with
+    the name rule (``registry.names``), for any other caller."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    uri: str = Field(min_length=1, max_length=2000)
-    kind: str
-    licence: str = Field(max_length=1000)
-    contributors: list[ShareIn] = Field(default_factory=list)
+    name: str = Field(min_length=1, max_length=limits.NAME)
+    uri: str = Field(min_length=1, max_length=limits.URI)
+    kind: str = Field(max_length=30)
+    licence: str = Field(max_length=limits.LICENCE)
+    contributors: list[ShareIn] = Field(default_factory=list, max_length=10_000)
     terms: TermsIn | None = None
     collected_from: date | None = None
     collected_to: date | None = None
-    jurisdiction: str | None = Field(default=None, max_length=100)
+    jurisdiction: str | None = Field(default=None, max_length=limits.JURISDICTION)
     tdm_checked: bool = False
     tdm_respected: bool = False
     pii: bool = False
-    pii_measures: str | None = None
-    consent_status: str = "unknown"
-    description: str | None = None
+    pii_measures: str | None = Field(default=None, max_length=limits.LONG_TEXT)
+    consent_status: str = Field(default="unknown", max_length=20)
+    description: str | None = Field(default=None, max_length=limits.LONG_TEXT)
 
 
 class ContributorIn(BaseModel):
@@ -106,7 +111,7 @@ class ContributorIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = "person"
-    contact: str | None = Field(default=None, max_length=300)
-    payout_ref: str | None = Field(default=None, max_length=200)
+    name: str = Field(min_length=1, max_length=limits.NAME)
+    kind: str = Field(default="person", max_length=20)
+    contact: str | None = Field(default=None, max_length=limits.CONTACT)
+    payout_ref: str | None = Field(default=None, max_length=limits.PAYOUT_REF)

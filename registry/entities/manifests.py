@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,12 +14,18 @@ class ManifestIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    intended_use: str
-    datasets: list[str] = Field(default_factory=list, description="NAME or NAME@VERSION")
-    shards: list[str] = Field(default_factory=list, description="shard ids or unique prefixes")
-    exclude_sources: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    waivers: dict[str, str] = Field(default_factory=dict, description="source name -> reason")
+    intended_use: str = Field(max_length=40)
+    datasets: list[Annotated[str, Field(max_length=251)]] = Field(
+        default_factory=list, description="NAME or NAME@VERSION"
+    )
+    shards: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, description="shard ids or unique prefixes"
+    )
+    exclude_sources: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list)
+    parent: str | None = Field(default=None, max_length=64)
+    waivers: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=2000)]] = (
+        Field(default_factory=dict, description="source name -> reason")
+    )
 
 
 class ManifestSummary(BaseModel):

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from manifests.digests import HEX64
+from registry import limits
 from registry.entities import Entity
 from registry.entities.manifests import ManifestOut
 
@@ -60,18 +62,26 @@ class RunOut(Entity):
     weights: list[WeightsOut]
 
 
+Count = Annotated[int, Field(ge=0, le=limits.MAX_SAFE_INT, strict=True)]
+"""A whole number a report may carry: exact in JSON (RFC 8785), and in a 64-bit column."""
+
+
 class Progress(BaseModel):
     """What a checkpoint records: the consumption since the previous one, and where it stands.
 
-    An input (the trainer sends it), so unknown fields are refused rather than dropped.
+    An input (the trainer sends it), so unknown fields are refused rather than dropped, and
+    every count is bounded here; ``registry.runs.record_progress`` checks the figures against
+    what the run's steps can have consumed (``docs/api.md``, "What a run may report").
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    steps_done: int
+    steps_done: Count
     cursor: dict[str, Any]
-    consumption_delta: dict[str, tuple[int, int]]  # shard id -> (tokens, records)
-    checkpoint_path: str | None = None
+    consumption_delta: dict[
+        Annotated[str, Field(pattern=HEX64)], tuple[Count, Count]
+    ]  # shard id -> (tokens, records)
+    checkpoint_path: str | None = Field(default=None, max_length=limits.PATH)
     loss_summary: dict[str, Any] | None = None
 
 

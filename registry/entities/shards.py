@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from manifests.digests import HEX64
+from registry import limits
 from registry.entities import Entity
 from registry.shards.format import FORMAT
 
@@ -22,9 +23,9 @@ class ShardIn(BaseModel):
     dataset: str | None = Field(
         default=None, min_length=1, max_length=251, description="NAME[@VERSION] to link it to"
     )
-    bytes: int = Field(ge=0, le=2**62)
-    records: int = Field(ge=0, le=2**62)
-    tokens: int = Field(ge=0, le=2**62)
+    bytes: int = Field(ge=0, le=limits.MAX_SHARD_COUNT, strict=True)
+    records: int = Field(ge=0, le=limits.MAX_SHARD_COUNT, strict=True)
+    tokens: int = Field(ge=0, le=limits.MAX_SHARD_COUNT, strict=True)
     format: str = Field(default=FORMAT, min_length=1, max_length=40)
 
 

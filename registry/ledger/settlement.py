@@ -32,6 +32,7 @@ from registry.ledger.entries import (
     run_key,
     totals,
 )
+from registry.ledger.money import check_ledger_amount
 from registry.ledger.terms import (
     SourceTerms,
     load_terms,
@@ -70,7 +71,8 @@ def settle_run(session: Session, run_id: str) -> SettlementOut:
     Raises:
         NotFound: an unknown run.
         Conflict: the run is not completed, or a concurrent settlement wrote the same keys.
-        InvalidInput: a consumed source has contributors but no compensation terms.
+        InvalidInput: a consumed source has contributors but no compensation terms, or the
+            amount owed exceeds what the ledger holds (``money.MAX_LEDGER_MINOR``).
     """
     run = _completed_run(session, run_id)
     tokens = tokens_by_source(session, Consumption.run_id == run_id)
@@ -78,6 +80,8 @@ def settle_run(session: Session, run_id: str) -> SettlementOut:
     refuse_sources_without_terms(sources.values(), f"run {run_id!r}")
     prices = _price(session, run, sources, tokens)
     rows = _split(run, prices, utcnow())
+    for currency, amount in totals(rows).items():  # the ledger's figures are exact JSON numbers
+        check_ledger_amount(amount, currency, f"settling run {run_id!r}")
     new = _write(session, run, rows)
     _audit(session, run, new)
     session.flush()

@@ -19,19 +19,20 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from manifests.canonical import compact_json
-from registry import audit
+from registry import audit, limits
 from registry.db.chunks import chunked
-from registry.db.models import Consumption, ManifestShard, TrainingRun, Weights
+from registry.db.models import Consumption, Manifest, ManifestShard, Shard, TrainingRun, Weights
 from registry.db.paging import keyset
 from registry.db.types import utcnow
 from registry.entities.runs import ConsumptionOut, Progress, RunOut
-from registry.errors import Conflict, InvalidInput
+from registry.errors import Conflict, ImplausibleReport, InvalidInput
 from registry.manifests import check_usable, manifest_row
 from registry.runs._rows import is_stale, run_out, run_row, running_row
 from registry.runs.weights import record_weights
@@ -93,9 +94,63 @@ def consumption(session: Session, ref: str) -> list[ConsumptionOut]:
 
 def _json(value: Any, what: str) -> str:
     try:
-        return compact_json(value)
-    except (TypeError, ValueError) as exc:
+        text = compact_json(value)
+        text.encode("utf-8")  # a lone surrogate ("\\ud800") is JSON but not storable text
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidInput(f"{what} is not plain JSON: {exc}") from exc
+    return text
+
+
+# --- what a run's config must declare, and what its reports may say --------------------------
+
+
+@dataclass(frozen=True)
+class StreamShape:
+    """What a run's config says about the token stream it trains on (``trainer/data.py``).
+
+    Every optimizer step takes one batch: ``batch_size`` rows of ``block_size + 1`` consecutive
+    stream tokens (inputs are a row without its last token, targets without its first). Rows
+    do not overlap, so after ``s`` steps a run has consumed exactly ``s * tokens_per_step``
+    tokens, and its stream has run ``ceil(that / manifest tokens)`` epochs at most.
+    """
+
+    steps: int
+    batch_size: int
+    block_size: int
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * (self.block_size + 1)
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> StreamShape:
+        """The shape ``config`` declares (``train.steps``, ``train.batch_size``,
+        ``model.block_size``).
+
+        Raises:
+            InvalidInput: one is missing or not a whole number >= 1, or the run's stream would
+                exceed ``limits.MAX_SAFE_INT`` tokens.
+        """
+        train, model = config.get("train"), config.get("model")
+        found = {
+            "train.steps": train.get("steps") if isinstance(train, dict) else None,
+            "train.batch_size": train.get("batch_size") if isinstance(train, dict) else None,
+            "model.block_size": model.get("block_size") if isinstance(model, dict) else None,
+        }
+        sizes = {k: v for k, v in found.items() if type(v) is int and 1 <= v <= limits.MAX_SAFE_INT}
+        bad = [k for k in found if k not in sizes]
+        if bad:
+            raise InvalidInput(
+                f"run config must give {', '.join(bad)} as whole numbers from 1 to 2**53-1: "
+                "the registry checks a run's consumption against its steps, batch and block sizes"
+            )
+        shape = cls(sizes["train.steps"], sizes["train.batch_size"], sizes["model.block_size"])
+        if shape.steps * shape.tokens_per_step > limits.MAX_SAFE_INT:
+            raise InvalidInput(
+                f"a run of {shape.steps:,} steps of {shape.tokens_per_step:,} tokens would "
+                f"consume more than {limits.MAX_SAFE_INT:,} tokens"
+            )
+        return shape
 
 
 def open_run(
@@ -112,17 +167,21 @@ def open_run(
 
     Raises:
         NotFound: unknown manifest or parent run.
-        InvalidInput: a negative seed, an empty tokenizer or code version, a config that is
-            not JSON, or a parent run that has not completed.
+        InvalidInput: a seed out of range, an empty or too long tokenizer or code version, a
+            config that is not JSON or does not declare its stream (``StreamShape.of``), or a
+            parent run that has not completed.
         PolicyViolation: the manifest's policy fails now (a source revoked or opted out, a
             shard revoked since it was made); no run is created.
     """
     manifest = manifest_row(session, manifest_ref)
-    if type(seed) is not int or seed < 0:
-        raise InvalidInput(f"seed must be an int >= 0, got {seed!r}")
+    if type(seed) is not int or not 0 <= seed <= limits.MAX_SAFE_INT:
+        raise InvalidInput(f"seed must be an int from 0 to 2**53-1, got {seed!r}")
     if not tokenizer or not code_version:
         raise InvalidInput("a run needs a tokenizer identity and a code version")
+    limits.check_text(tokenizer, "tokenizer identity", limits.LABEL)
+    limits.check_text(code_version, "code version", limits.LABEL)
     config_json = _json(config, "run config")
+    StreamShape.of(config)
     parent = None
     if parent_run_id is not None:
         parent = run_row(session, parent_run_id)
@@ -199,8 +258,8 @@ def resume_run(session: Session, ref: str) -> RunOut:
 
 def _check_delta(session: Session, manifest: str, delta: Mapping[str, tuple[int, int]]) -> None:
     for shard_id, (tokens, records) in delta.items():
-        if type(tokens) is not int or type(records) is not int or tokens < 0 or records < 0:
-            raise InvalidInput(f"consumption of shard {shard_id} must be ints >= 0")
+        limits.check_count(tokens, f"tokens of shard {shard_id}")
+        limits.check_count(records, f"records of shard {shard_id}")
     ids = sorted(delta)
     members: set[str] = set()
     for chunk in chunked(ids):
@@ -216,6 +275,86 @@ def _check_delta(session: Session, manifest: str, delta: Mapping[str, tuple[int,
         raise InvalidInput(f"shard {strangers[0]} is not in manifest {manifest}")
 
 
+def _implausible(
+    session: Session,
+    row: TrainingRun,
+    progress: Progress,
+    totals: Mapping[str, tuple[int, int]],
+    added: int,
+) -> str | None:
+    """Why the run's consumption after this report cannot be true, or None.
+
+    ``totals`` are the run's tokens and records of each shard the report names, once it is
+    added; ``added`` the tokens the report adds. The rule
+    (``StreamShape``): after ``s`` steps the run consumed exactly ``s * tokens_per_step``
+    tokens; of each shard at most its tokens and records times the epochs that many tokens
+    span; and a record completes with its end-of-text token, so never more records than tokens.
+    """
+    try:
+        shape = StreamShape.of(json.loads(row.config))
+    except InvalidInput as exc:
+        return f"its config cannot be checked against: {exc.detail}"
+    steps = progress.steps_done
+    if steps > shape.steps:
+        return f"step {steps:,} is beyond the run's {shape.steps:,} steps"
+    consumed = steps * shape.tokens_per_step
+    recorded = session.scalar(
+        select(func.coalesce(func.sum(Consumption.tokens), 0)).where(Consumption.run_id == row.id)
+    )
+    reported = int(recorded or 0) + added
+    if reported != consumed:
+        return (
+            f"{reported:,} tokens in {steps:,} steps; {steps:,} steps of {shape.batch_size} "
+            f"rows of {shape.block_size + 1} tokens are exactly {consumed:,}"
+        )
+    manifest = session.get(Manifest, row.manifest_hash)
+    stream = manifest.total_tokens if manifest is not None else 0
+    epochs = -(-consumed // stream) if stream else 0
+    sizes = {
+        sid: (tokens, records)
+        for chunk in chunked(sorted(totals))
+        for sid, tokens, records in session.execute(
+            select(Shard.id, Shard.tokens, Shard.records).where(Shard.id.in_(chunk))
+        )
+    }
+    for shard_id, (tokens, records) in sorted(totals.items()):
+        size_t, size_r = sizes.get(shard_id, (0, 0))
+        if tokens > size_t * epochs or records > size_r * epochs:
+            return (
+                f"shard {shard_id} holds {size_t:,} tokens and {size_r:,} records; "
+                f"{consumed:,} tokens span {epochs} epoch(s) of the manifest's {stream:,}, "
+                f"so at most {size_t * epochs:,} tokens and {size_r * epochs:,} records of it, "
+                f"not {tokens:,} and {records:,}"
+            )
+        if records > tokens:
+            return f"{records:,} records of shard {shard_id} completed in {tokens:,} tokens"
+    return None
+
+
+def _refuse(session: Session, row: TrainingRun, progress: Progress, reason: str) -> None:
+    """Fail the run with ``reason`` and record the refused report; raise ``ImplausibleReport``
+    (its writes are committed: see ``registry.errors.ImplausibleReport``)."""
+    row.status, row.error, row.finished_at = "failed", f"report refused: {reason}", utcnow()
+    session.flush()
+    audit.record(
+        session,
+        "run.report_refused",
+        "run",
+        row.id,
+        {
+            "reason": reason,
+            "steps_done": progress.steps_done,
+            "consumption_delta": {
+                k: list(v) for k, v in sorted(progress.consumption_delta.items())
+            },
+        },
+    )
+    raise ImplausibleReport(
+        f"run {row.id}'s report at step {progress.steps_done:,} is refused and the run failed: "
+        f"{reason}"
+    )
+
+
 def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
     """Add the consumption since the last checkpoint and move the run's cursor, together.
 
@@ -227,10 +366,15 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
     report sent again (a client retrying a request whose answer it lost) is recognised by its
     step, cursor and checkpoint and changes nothing; any other report not beyond it is refused.
 
+    Checked against what it can be (``_implausible``): a report whose figures the run's steps
+    cannot hold is refused, the run failed and the refusal audited (``ImplausibleReport``).
+
     Raises:
         Conflict: the run is not running, or ``steps_done`` is not beyond the recorded steps
             (unless it is a replay of the last recorded report).
-        InvalidInput: negative counts, or a shard that is not in the run's manifest.
+        InvalidInput: counts that are not whole numbers from 0 to 2**53-1, a shard that is not
+            in the run's manifest, a cursor or path that cannot be stored.
+        ImplausibleReport: consumption the run's steps cannot have produced (the run fails).
     """
     row = running_row(session, ref)
     if progress.steps_done <= row.steps_done and row.steps_done > 0:
@@ -240,8 +384,13 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
             f"run {row.id} has recorded {row.steps_done} steps; a report at step "
             f"{progress.steps_done} is behind or a different report for the same step"
         )
+    limits.check_count(progress.steps_done, "steps done")
     delta = {k: v for k, v in progress.consumption_delta.items() if v != (0, 0)}
     _check_delta(session, row.manifest_hash, delta)
+    cursor = _json(progress.cursor, "cursor")
+    summary = _json(progress.loss_summary, "loss summary") if progress.loss_summary else None
+    if progress.checkpoint_path is not None:
+        limits.check_text(progress.checkpoint_path, "checkpoint path", limits.PATH)
     now = utcnow()
     existing = {
         c.shard_id: c
@@ -250,7 +399,17 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
             select(Consumption).where(Consumption.run_id == row.id, Consumption.shard_id.in_(chunk))
         )
     }
-    for shard_id, (tokens, records) in sorted(delta.items()):
+    totals = {
+        shard_id: (
+            tokens + (existing[shard_id].tokens if shard_id in existing else 0),
+            records + (existing[shard_id].records if shard_id in existing else 0),
+        )
+        for shard_id, (tokens, records) in delta.items()
+    }
+    reason = _implausible(session, row, progress, totals, sum(t for t, _ in delta.values()))
+    if reason is not None:
+        _refuse(session, row, progress, reason)
+    for shard_id, (tokens, records) in sorted(totals.items()):
         c = existing.get(shard_id)
         if c is None:
             session.add(
@@ -259,12 +418,12 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
                 )
             )
         else:
-            c.tokens, c.records, c.updated_at = c.tokens + tokens, c.records + records, now
+            c.tokens, c.records, c.updated_at = tokens, records, now
     row.steps_done = progress.steps_done
-    row.cursor = _json(progress.cursor, "cursor")
+    row.cursor = cursor
     row.checkpoint_path = progress.checkpoint_path
-    if progress.loss_summary is not None:
-        row.loss_summary = _json(progress.loss_summary, "loss summary")
+    if summary is not None:
+        row.loss_summary = summary
     row.heartbeat_at = now
     session.flush()
     audit.record(
@@ -368,6 +527,7 @@ def fail_run(session: Session, ref: str, error: str, progress: Progress | None =
     Raises:
         Conflict: the run already completed, or failed with another error.
     """
+    error = limits.storable_text(error, limits.ERROR)  # a failure is recorded, whatever it says
     row = run_row(session, ref, lock=True)
     if row.status == "failed" and row.error == error:
         return run_out(session, row)

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from registry import audit
+from registry import audit, limits
 from registry.db.models import Dataset, DatasetShard, Shard, Source
 from registry.db.paging import keyset
 from registry.entities.shards import DatasetDetail, DatasetOut, DatasetStats, LengthBucket, ShardOut
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.names import normalise_name
 from registry.shards.store import ShardStore
 
 DEFAULT_VERSION = "1"
@@ -33,11 +34,12 @@ def parse_ref(ref: str) -> tuple[str, str]:
     """
     name, sep, version = ref.strip().partition("@")
     version = version if sep else DEFAULT_VERSION
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidInput(
             f"dataset name {name!r} is not valid (letters, digits and . _ / -; up to 200)"
         )
-    if not _VERSION.match(version):
+    normalise_name(name, "dataset name", slash=True)  # the shared rule: no '.' or '..' segment
+    if not _VERSION.fullmatch(version):
         raise InvalidInput(f"dataset version {version!r} is not valid (letters, digits, . _ + -)")
     return name, version
 
@@ -130,10 +132,11 @@ def create_dataset(
     """Declare an empty dataset version (shards are linked when registered or ingested).
 
     Raises:
-        InvalidInput: a malformed name or version.
+        InvalidInput: a malformed name or version, a description too long or not storable.
         Conflict: that version exists.
     """
     name, version = parse_ref(f"{name}@{version}")
+    limits.check_optional_text(description, "dataset description", limits.LONG_TEXT)
     found = session.scalars(
         select(Dataset.id).where(Dataset.name == name, Dataset.version == version)
     ).first()

@@ -22,10 +22,12 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from registry import limits
 from registry.db.models import Dataset, Source
 from registry.entities.shards import IngestReport, ShardIn
 from registry.errors import InvalidInput
@@ -60,15 +62,22 @@ def parse_size(text: str) -> int:
     """``64MiB``, ``500MB``, ``1048576`` -> bytes.
 
     Raises:
-        InvalidInput: not a positive size.
+        InvalidInput: not a positive size, or more than ``limits.MAX_SHARD_COUNT`` bytes.
     """
     value = text.strip().lower().replace(" ", "")
     number = value.rstrip("kmgib")
     unit = value[len(number) :]
-    try:
-        size = int(float(number) * _UNITS[unit])
-    except (KeyError, ValueError) as exc:
+    try:  # a Decimal compared before any arithmetic: 1e400 is too large, not an OverflowError
+        amount, scale = Decimal(number), _UNITS[unit]
+        if len(number) > 40 or not amount.is_finite():
+            raise InvalidOperation
+    except (KeyError, InvalidOperation) as exc:
         raise InvalidInput(f"size {text!r} is not a size like 64MiB, 500MB or 1048576") from exc
+    if amount > limits.MAX_SHARD_COUNT or (amount := amount * scale) > limits.MAX_SHARD_COUNT:
+        raise InvalidInput(
+            f"size {text!r} is more than the limit of {limits.MAX_SHARD_COUNT:,} bytes"
+        )
+    size = int(amount)
     if size < 1:
         raise InvalidInput(f"size {text!r} must be positive")
     return size

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from registry import audit
+from registry import audit, limits
 from registry.catalogue.sources import source_row
 from registry.db.chunks import chunked
 from registry.db.models import Dataset, DatasetShard, Shard, Source
@@ -66,7 +66,8 @@ def register_shards(
     transaction). No items is no change.
 
     Raises:
-        InvalidInput: one id twice with different metadata, a bad dataset name.
+        InvalidInput: one id twice with different metadata, a count above
+            ``limits.MAX_SHARD_COUNT``, a bad dataset name.
         NotFound: an unknown source.
         NotPermitted: a revoked or opted-out source, or a revoked shard registered again.
         Conflict: a known id registered under another source or with other metadata.
@@ -120,9 +121,16 @@ def register_shards(
 
 
 def _unique(items: Sequence[ShardIn]) -> dict[str, ShardIn]:
-    """Items by id; the same id twice must say the same thing (the dataset may differ)."""
+    """Items by id; the same id twice must say the same thing (the dataset may differ).
+
+    Each count is at most ``limits.MAX_SHARD_COUNT`` (``ShardIn`` says so too; checked again
+    here for a caller that built one without validation): a shard's figures, and the sums of
+    8,192 of the largest, stay exact in a manifest document and in a 64-bit SUM.
+    """
     by_id: dict[str, ShardIn] = {}
     for n, item in enumerate(items):
+        for what in ("bytes", "records", "tokens"):
+            limits.check_count(getattr(item, what), f"shards[{n}]: {what}", limits.MAX_SHARD_COUNT)
         seen = by_id.get(item.id)
         if seen is None:
             by_id[item.id] = item

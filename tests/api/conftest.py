@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.app import create_app
+from api.serving import uvicorn_options
 from registry import auth
 from registry.catalogue import contributors
 from registry.config import Settings
@@ -25,13 +26,14 @@ from registry.db.models import TOKEN_ROLES
 
 
 class LiveServer:
-    """uvicorn serving ``app`` on 127.0.0.1:<free port> until ``stop()``."""
+    """uvicorn serving ``app`` on 127.0.0.1:<free port> until ``stop()``, with the protocol and
+    connection limits ``provreg serve`` uses (``api.serving``)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", **uvicorn_options())
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

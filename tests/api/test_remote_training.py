@@ -219,9 +219,9 @@ def test_roles_policy_and_unknown_shards_map_to_the_local_errors(remote: Remote)
 
 def test_progress_is_idempotent_by_step(remote: Remote) -> None:
     with remote.client() as client:
-        run = client.open_run(
+        run = client.open_run(  # 5 tokens a step: 1 row of 4 + 1
             manifest_ref=remote.manifest,
-            config={"train": {}},
+            config={"train": {"steps": 10, "batch_size": 1}, "model": {"block_size": 4}},
             seed=0,
             tokenizer="t",
             code_version="c",
@@ -229,24 +229,24 @@ def test_progress_is_idempotent_by_step(remote: Remote) -> None:
         report = Progress(
             steps_done=4,
             cursor={"at": 4},
-            consumption_delta={remote.ids[0]: (10, 1)},
+            consumption_delta={remote.ids[0]: (20, 1)},
             checkpoint_path="c4",
         )
         client.record_progress(run.id, report)
         again = client.record_progress(run.id, report)  # a retry after a lost answer
-        assert (again.steps_done, again.tokens) == (4, 10)
+        assert (again.steps_done, again.tokens) == (4, 20)
         for stale in (
             report.model_copy(update={"steps_done": 3}),
             report.model_copy(update={"cursor": {"at": 5}}),
         ):
             with pytest.raises(Conflict, match="recorded 4 steps"):
                 client.record_progress(run.id, stale)
-        assert client.get_run(run.id).tokens == 10
-        final = report.model_copy(update={"steps_done": 6, "cursor": {"at": 6}})
+        assert client.get_run(run.id).tokens == 20
+        final = report.model_copy(update={"steps_done": 8, "cursor": {"at": 8}})
         kw = {"sha256": "a" * 64, "path": "w.safetensors", "size": 3}
         done = client.complete_run(run.id, final, **kw)
         assert client.complete_run(run.id, final, **kw) == done  # retried: nothing changes
-        assert (done.status, done.tokens) == ("completed", 20)
+        assert (done.status, done.tokens) == ("completed", 40)
 
 
 class _StopsAfterFirstCheckpoint(HttpRegistry):

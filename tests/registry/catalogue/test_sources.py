@@ -83,6 +83,27 @@ BAD_SOURCE_ADDS = [
     (["--terms", "barter:1:EUR"], "unknown compensation model"),
     (["--kind", "scraped"], "unknown source kind"),
     (["--name", "taken"], "already exists"),
+    # issue 19, defect 5: shares are summed exactly, and have bounded digits
+    (
+        ["--contributor", "alice=0.5", "--contributor", "bob=0.50000000000000000000000000001"],
+        "they sum to 1.00000000000000000000000000001",
+    ),
+    (
+        ["--contributor", "alice=1e-400", "--contributor", "bob=1"],
+        "has 400 decimal places; at most 30 are allowed",
+    ),
+    (["--contributor", "alice=1e999999999"], "has 1,000,000,000 digits before the point"),
+    # issue 19, defect 6: every limit is one line, never a traceback
+    (["--licence", "MIT OR " * 200 + "MIT"], "source licence: String should have at most 1000"),
+    (["--uri", ""], "source uri: String should have at least 1 character"),
+    (["--uri", "u" * 2001], "source uri: String should have at most 2000 characters"),
+    (["--name", "n" * 201], "source name: String should have at most 200 characters"),
+    (["--jurisdiction", "j" * 101], "source jurisdiction: String should have at most 100"),
+    (["--terms", "per-mtok:1e400:EUR"], "terms amount 1e400 is more than the limit of"),
+    (["--terms", "per-mtok:1e30:EUR"], "terms amount 1e30 is more than the limit of"),
+    (["--terms", "per-mtok:1e999999999:EUR"], "terms amount 1e999999999 is more than the limit"),
+    (["--terms", "flat:0.0000000000001:EUR"], "has 13 decimal places; at most 12"),
+    (["--name", "a/b"], "a name must be one segment of a URL path"),
 ]
 
 

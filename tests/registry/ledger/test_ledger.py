@@ -148,6 +148,26 @@ def test_large_and_tiny_token_counts(session_factory: Tx) -> None:
     assert [(m.currency, m.amount_minor) for m in out.totals] == [("EUR", 150_000_000)]
 
 
+def test_an_amount_beyond_the_ledger_is_a_clear_error_not_an_overflow(
+    session_factory: Tx, engine: Engine
+) -> None:
+    """Issue 19, defect 4: terms of 1e30 EUR per Mtok made a run unsettleable (OverflowError)
+    and 1e400 could not be stored on PostgreSQL. Such terms are refused when the source is
+    added; the largest terms over the largest run are refused by the ledger, in one line."""
+    with session_factory() as s, pytest.raises(InvalidInput, match="more than the limit"):
+        fx.source(s, "absurd", "per-mtok:1e30:EUR", {"alice": "1"})
+    with session_factory() as s:
+        src = fx.source(s, "dear", "per-mtok:100000000000:EUR", {"alice": "1"})
+        shard = fx.shards(s, src)[0]
+        fx.run(s, "r", fx.manifest(s, "m", [shard]), {shard: 2**53 - 1})
+    before = snapshot(engine)
+    with pytest.raises(InvalidInput) as err, session_factory() as s:
+        ledger.settle_run(s, "r")
+    assert "settling run 'r' comes to" in err.value.detail
+    assert "more than the ledger's limit of 90071992547409.91 EUR" in err.value.detail
+    assert snapshot(engine) == before
+
+
 def test_three_equal_shares_of_one_cent(session_factory: Tx) -> None:
     thirds = {
         "c1": "0.333333333333333333333",

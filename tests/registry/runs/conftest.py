@@ -12,6 +12,16 @@ from registry import manifests, runs
 from registry.entities.runs import RunOut
 from tests.registry import factories as f
 
+# What a run's config must declare (registry.runs.lifecycle.StreamShape): each step is one batch
+# of 1 row of 6 + 1 tokens, so a run has consumed exactly 7 tokens per step.
+SHAPE: dict[str, Any] = {"train": {"steps": 100, "batch_size": 1}, "model": {"block_size": 6}}
+TOKENS_PER_STEP = 7
+
+
+def config(**train: Any) -> dict[str, Any]:
+    """``SHAPE`` with more ``train`` settings."""
+    return {"train": SHAPE["train"] | train, "model": SHAPE["model"]}
+
 
 @dataclass
 class Reg:
@@ -22,7 +32,7 @@ class Reg:
     def open(self, **kw: Any) -> RunOut:
         args: dict[str, Any] = {
             "manifest_ref": self.manifest,
-            "config": {"train": {}},
+            "config": SHAPE,
             "seed": 0,
             "tokenizer": "t",
             "code_version": "c",

@@ -6,6 +6,7 @@ import math
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from registry import audit, runs
 from registry.catalogue import revocation
@@ -13,7 +14,7 @@ from registry.db.models import TrainingRun
 from registry.db.types import utcnow
 from registry.entities.runs import Progress
 from registry.errors import Conflict, InvalidInput, PolicyViolation
-from tests.registry.runs.conftest import Reg
+from tests.registry.runs.conftest import SHAPE, TOKENS_PER_STEP, Reg, config
 
 
 def replace_steps(p: Progress, steps: int) -> Progress:
@@ -23,9 +24,12 @@ def replace_steps(p: Progress, steps: int) -> Progress:
 def test_progress_rules(reg: Reg) -> None:
     run = reg.open()
     cursor = {"order": "x"}
+    negative = {reg.ids[0]: (-1, 0)}
+    with pytest.raises(ValidationError):  # the shape refuses it; the service checks it again
+        Progress(steps_done=1, cursor=cursor, consumption_delta=negative)
     bad = [
         (
-            Progress(steps_done=1, cursor=cursor, consumption_delta={reg.ids[0]: (-1, 0)}),
+            Progress.model_construct(steps_done=1, cursor=cursor, consumption_delta=negative),
             InvalidInput,
         ),
         (Progress(steps_done=1, cursor=cursor, consumption_delta={"f" * 64: (1, 1)}), InvalidInput),
@@ -33,12 +37,12 @@ def test_progress_rules(reg: Reg) -> None:
     for progress, exc in bad:
         with pytest.raises(exc), reg.tx() as s:
             runs.record_progress(s, run.id, progress)
-    ok = Progress(steps_done=5, cursor=cursor, consumption_delta={reg.ids[0]: (10, 1)})
+    ok = Progress(steps_done=5, cursor=cursor, consumption_delta={reg.ids[0]: (35, 1)})
     with reg.tx() as s:
         runs.record_progress(s, run.id, ok)
     with reg.tx() as s:
-        runs.record_progress(s, run.id, replace_steps(ok, 6))
-    assert reg.consumption(run.id) == {reg.ids[0]: (20, 2)}  # deltas add up
+        runs.record_progress(s, run.id, replace_steps(ok, 10))
+    assert reg.consumption(run.id) == {reg.ids[0]: (70, 2)}  # deltas add up
     with pytest.raises(Conflict, match="behind"), reg.tx() as s:
         runs.record_progress(s, run.id, replace_steps(ok, 2))
     with pytest.raises(Conflict, match="still running"), reg.tx() as s:
@@ -65,9 +69,9 @@ def test_a_replayed_report_counts_once_and_the_log_holds(reg: Reg) -> None:
     assert (out.steps_done, out.tokens, out.records, out.shards) == (3, 21, 3, 3)
     assert reg.consumption(run.id) == {sid: (7, 1) for sid in reg.ids}
     with reg.tx() as s:
-        done = runs.complete_run(s, run.id, replace_steps(p, 4), sha256="e" * 64, path="w", size=9)
+        done = runs.complete_run(s, run.id, replace_steps(p, 6), sha256="e" * 64, path="w", size=9)
     with reg.tx() as s:  # a retried completion answers the completed run
-        again = runs.complete_run(s, run.id, replace_steps(p, 4), sha256="e" * 64, path="w", size=9)
+        again = runs.complete_run(s, run.id, replace_steps(p, 6), sha256="e" * 64, path="w", size=9)
     assert done.status == again.status == "completed" and again.tokens == 42
     assert [w.sha256 for w in again.weights] == ["e" * 64]
     with reg.tx() as s:
@@ -77,16 +81,16 @@ def test_a_replayed_report_counts_once_and_the_log_holds(reg: Reg) -> None:
 def test_config_and_reports_must_be_plain_json(reg: Reg) -> None:
     with pytest.raises(InvalidInput, match="run config is not plain JSON"):
         reg.open(config={"lr": math.nan})
-    run = reg.open(config={"name": "café", "train": {}})
+    run = reg.open(config={"name": "café", **SHAPE})
     with reg.tx() as s:
-        assert runs.get_run(s, run.id).config == {"name": "café", "train": {}}
+        assert runs.get_run(s, run.id).config == {"name": "café", **SHAPE}
     nan = Progress(steps_done=1, cursor={"x": math.inf}, consumption_delta={})
     with pytest.raises(InvalidInput, match="cursor is not plain JSON"), reg.tx() as s:
         runs.record_progress(s, run.id, nan)
 
 
 def test_a_silent_run_reads_as_interrupted_and_can_be_resumed(reg: Reg) -> None:
-    run = reg.open(config={"train": {"heartbeat_s": 10}})
+    run = reg.open(config=config(heartbeat_s=10))
     with reg.tx() as s:
         row = s.get(TrainingRun, run.id)
         assert row is not None and not runs.is_stale(row)
@@ -105,7 +109,7 @@ def test_a_continued_run_extends_its_parents_chain(reg: Reg) -> None:
     parent = reg.open()
     with pytest.raises(InvalidInput, match="only a completed run"):
         reg.open(parent_run_id=parent.id)
-    p = Progress(steps_done=1, cursor={}, consumption_delta={})
+    p = Progress(steps_done=1, cursor={}, consumption_delta={reg.ids[0]: (TOKENS_PER_STEP, 1)})
     with reg.tx() as s:
         runs.complete_run(s, parent.id, p, sha256="d" * 64, path="w", size=1)
     child = reg.open(parent_run_id=parent.id)
