@@ -243,8 +243,8 @@ class _InterruptedStore(ShardStore):
         super().__init__(url)
         self.adopted: list[str] = []
 
-    def adopt(self, local_path: Path, shard_id: str) -> bool:
-        added = super().adopt(local_path, shard_id)
+    def adopt(self, local_path: Any, shard_id: str, **kw: Any) -> bool:
+        added = super().adopt(local_path, shard_id, **kw)
         self.adopted.append(shard_id)
         if len(self.adopted) == 4:
             raise KeyboardInterrupt
