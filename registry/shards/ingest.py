@@ -50,6 +50,7 @@ from registry.shards.format import (
 )
 from registry.shards.readers import (
     Progress,
+    check_text,
     expand_paths,
     input_bytes,
     read_hf_dataset,
@@ -240,8 +241,9 @@ def register_shard_files(
         for path in files:
             records = tokens = 0
             for batch in read_canonical(path):
+                texts = check_text(batch.column(1), str(path), "text", records)  # UTF-8, size
                 records += batch.num_rows
-                tokens += count_tokens_array(batch.column(1))
+                tokens += count_tokens_array(texts)
             if pq.ParquetFile(path).metadata.num_rows != records:  # pragma: no cover
                 raise InvalidInput(f"{path}: row count does not match its footer")
             digest, size, where = staging.copy_in(path)
