@@ -81,7 +81,7 @@ def ingest(
     store = ShardStore(get_settings().store)
     total = input_bytes(expand_paths(paths, format))
     with (
-        terminate_as_interrupt(),
+        terminate_as_interrupt("nothing was stored"),
         concurrent_write_is_a_conflict(),
         progress_bar(total, "ingest") as bar,
         store.track(),

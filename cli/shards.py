@@ -33,7 +33,7 @@ def register(
     store = ShardStore(get_settings().store)
     total = input_bytes(expand_paths(files, "parquet"))
     with (
-        terminate_as_interrupt(),
+        terminate_as_interrupt("nothing was registered"),
         concurrent_write_is_a_conflict(),
         progress_bar(total, "register") as bar,
         store.track(),

@@ -14,19 +14,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+import typer
+
+from cli.common import err_console
+
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def terminate_as_interrupt(undone: str) -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread; either stop
+    ends the command with one line saying what was ``undone`` (exit status 130, as for SIGINT),
+    after the block's own cleanup ran."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         yield
+    except KeyboardInterrupt:
+        err_console.print(f"provreg: interrupted: {undone}", markup=False)
+        raise typer.Exit(130) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)

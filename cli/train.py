@@ -129,7 +129,8 @@ def train(
         )
     client = _client(registry, token)
     try:
-        with terminate_as_interrupt():  # SIGTERM marks the run interrupted, as Ctrl-C does
+        # SIGTERM marks the run interrupted, as Ctrl-C does
+        with terminate_as_interrupt("the run is interrupted; continue it with --resume RUN"):
             result = train_with_registry(
                 client, spec, resume_run=resume, threads=threads, progress=True, device=device
             )

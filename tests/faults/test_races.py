@@ -42,13 +42,9 @@ def _setup(session_factory: Callable[..., Any], *datasets_: str) -> None:
             create_dataset(s, name)
 
 
-def _ingest(
-    session_factory: Callable[..., Any], store: ShardStore, dataset: str, rows: Any
-) -> Any:
+def _ingest(session_factory: Callable[..., Any], store: ShardStore, dataset: str, rows: Any) -> Any:
     with store.track(), session_factory() as s:
-        return ingest_dataset(
-            s, store, rows, source="src", dataset=dataset, shard_size=SHARD_BYTES
-        )
+        return ingest_dataset(s, store, rows, source="src", dataset=dataset, shard_size=SHARD_BYTES)
 
 
 def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
