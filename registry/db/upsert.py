@@ -20,11 +20,12 @@ def insert_new(
     model: Any,
     rows: Sequence[Mapping[str, Any]],
     *,
-    key: Sequence[str],
+    key: Sequence[str] | None,
     returning: Sequence[Any],
 ) -> list[Any]:
-    """Insert the ``rows`` of ``model`` whose ``key`` is not taken; the ``returning`` columns of
-    those inserted (rows another transaction inserted first are skipped, not an error)."""
+    """Insert the ``rows`` of ``model`` whose ``key`` is not taken (``None``: that break no
+    unique constraint at all); the ``returning`` columns of those inserted (rows another
+    transaction inserted first are skipped, not an error)."""
     if not rows:
         return []
     from sqlalchemy.dialects import postgresql, sqlite
@@ -37,5 +38,6 @@ def insert_new(
         insert = sqlite.insert
     else:  # pragma: no cover - the registry runs on SQLite and PostgreSQL
         raise NotImplementedError(f"no ON CONFLICT insert for {dialect}")
-    stmt = insert(model).on_conflict_do_nothing(index_elements=list(key)).returning(*returning)
+    targets = {"index_elements": list(key)} if key is not None else {}
+    stmt = insert(model).on_conflict_do_nothing(**targets).returning(*returning)
     return list(session.execute(stmt, list(rows)))

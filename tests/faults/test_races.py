@@ -178,3 +178,66 @@ def test_concurrent_ingests_all_succeed(
         assert s.scalar(select(func.count()).select_from(Shard)) == len(ids)
         assert s.scalar(select(func.count()).select_from(DatasetShard)) == len(ids)
     assert _lost(session_factory, store) == []
+
+
+def _barrier_threads(n: int, work: Callable[[], Any]) -> list[dict[str, Any]]:
+    """``n`` threads that start ``work`` at the same moment; their outcomes."""
+    barrier = threading.Barrier(n)
+
+    def run() -> Any:
+        barrier.wait(timeout=30)
+        return work()
+
+    threads = [_in_thread(run) for _ in range(n)]
+    for thread, _ in threads:
+        thread.join(timeout=120)
+    return [out for _, out in threads]
+
+
+def test_concurrent_settles_of_one_run_pay_once(session_factory: Callable[..., Any]) -> None:
+    from registry import ledger
+    from registry.db.models import LedgerEntry
+    from registry.errors import Conflict
+    from tests.registry.ledger import ledger_fixtures as lf
+
+    with session_factory() as s:
+        src = lf.source(s, "paid", "per-mtok:2.00:EUR", {"ann": "0.5", "bob": "0.5"})
+        shard_ids = lf.shards(s, src, 2)
+        run = lf.run(s, "b" * 32, lf.manifest(s, "m", shard_ids), dict.fromkeys(shard_ids, 10**6))
+
+    def settle() -> Any:
+        with session_factory() as s:
+            return ledger.settle_run(s, run)
+
+    outcomes = _barrier_threads(8, settle)
+    errors = [o["error"] for o in outcomes if "error" in o]
+    assert all(isinstance(e, Conflict) for e in errors), errors
+    assert sum(not o["result"].already_settled for o in outcomes if "result" in o) == 1
+    with session_factory() as s:
+        assert s.scalar(select(func.sum(LedgerEntry.amount_minor))) == 400
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 2
+
+
+def test_concurrent_manifests_under_one_name_make_one(
+    session_factory: Callable[..., Any],
+) -> None:
+    from registry import manifests
+    from registry.db.models import Manifest
+    from registry.errors import Conflict
+
+    with session_factory() as s:
+        src = f.source(s, "src")
+        f.shards(s, src, "d", 3)
+
+    def create() -> Any:
+        with session_factory() as s:
+            return manifests.create_manifest(
+                s, manifests.ManifestIn(name="m", intended_use="research", datasets=["d"])
+            )
+
+    outcomes = _barrier_threads(8, create)
+    errors = [o["error"] for o in outcomes if "error" in o]
+    assert len(errors) == 7 and all(isinstance(e, Conflict) for e in errors), errors
+    assert all("manifest name 'm' is taken" in str(e) for e in errors)
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Manifest)) == 1
