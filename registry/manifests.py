@@ -48,8 +48,8 @@ from registry.db.models import (
     SourceContributor,
 )
 from registry.db.paging import keyset
-from registry.db.upsert import insert_new
 from registry.db.types import utcnow
+from registry.db.upsert import insert_new
 from registry.entities.manifests import (
     ManifestDiff,
     ManifestIn,

@@ -110,7 +110,9 @@ def _mode(path: Path) -> int:
         mode = os.stat(path).st_mode
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InvalidInput(f"{path}: a symlink cycle (following its links leads back to it)") from exc
+            raise InvalidInput(
+                f"{path}: a symlink cycle (following its links leads back to it)"
+            ) from exc
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise InvalidInput(f"{path}: no such file or directory") from exc
         raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from exc

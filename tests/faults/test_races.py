@@ -194,16 +194,28 @@ def _barrier_threads(n: int, work: Callable[[], Any]) -> list[dict[str, Any]]:
     return [out for _, out in threads]
 
 
-def test_concurrent_settles_of_one_run_pay_once(session_factory: Callable[..., Any]) -> None:
+def test_concurrent_settles_of_one_run_pay_once(
+    session_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight settles of one run at once, the first to reach its commit made to fail: the run
+    is paid exactly once; the others find it settled, or a concurrent settle (a Conflict)."""
     from registry import ledger
     from registry.db.models import LedgerEntry
     from registry.errors import Conflict
+    from registry.ledger import settlement
     from tests.registry.ledger import ledger_fixtures as lf
 
     with session_factory() as s:
         src = lf.source(s, "paid", "per-mtok:2.00:EUR", {"ann": "0.5", "bob": "0.5"})
         shard_ids = lf.shards(s, src, 2)
         run = lf.run(s, "b" * 32, lf.manifest(s, "m", shard_ids), dict.fromkeys(shard_ids, 10**6))
+    failed = threading.Lock()
+
+    def crash_point(name: str) -> None:
+        if name == "settle.before_commit" and failed.acquire(blocking=False):
+            raise Failed("the first settle dies before its commit")
+
+    monkeypatch.setattr(settlement, "crash_point", crash_point)
 
     def settle() -> Any:
         with session_factory() as s:
@@ -211,33 +223,48 @@ def test_concurrent_settles_of_one_run_pay_once(session_factory: Callable[..., A
 
     outcomes = _barrier_threads(8, settle)
     errors = [o["error"] for o in outcomes if "error" in o]
-    assert all(isinstance(e, Conflict) for e in errors), errors
+    assert sum(isinstance(e, Failed) for e in errors) == 1
+    assert all(isinstance(e, Failed | Conflict) for e in errors), errors
     assert sum(not o["result"].already_settled for o in outcomes if "result" in o) == 1
     with session_factory() as s:
         assert s.scalar(select(func.sum(LedgerEntry.amount_minor))) == 400
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 2
 
 
-def test_concurrent_manifests_under_one_name_make_one(
-    session_factory: Callable[..., Any],
-) -> None:
+def test_concurrent_manifest_creations(session_factory: Callable[..., Any]) -> None:
+    """Eight creations at once: four distinct names all made; three more under one of those
+    names refused (a Conflict, not a unique violation); one over an unknown dataset fails."""
     from registry import manifests
     from registry.db.models import Manifest
-    from registry.errors import Conflict
+    from registry.errors import Conflict, NotFound
 
     with session_factory() as s:
         src = f.source(s, "src")
         f.shards(s, src, "d", 3)
+    names = iter(["m0", "m1", "m2", "m3", "m0", "m0", "m0", "bad"])
+    lock = threading.Lock()
 
     def create() -> Any:
+        with lock:
+            name = next(names)
         with session_factory() as s:
             return manifests.create_manifest(
-                s, manifests.ManifestIn(name="m", intended_use="research", datasets=["d"])
+                s,
+                manifests.ManifestIn(
+                    name=name,
+                    intended_use="research",
+                    datasets=["nowhere" if name == "bad" else "d"],
+                ),
             )
 
     outcomes = _barrier_threads(8, create)
     errors = [o["error"] for o in outcomes if "error" in o]
-    assert len(errors) == 7 and all(isinstance(e, Conflict) for e in errors), errors
-    assert all("manifest name 'm' is taken" in str(e) for e in errors)
+    assert sum(isinstance(e, NotFound) for e in errors) == 1
+    conflicts = [e for e in errors if isinstance(e, Conflict)]
+    assert len(conflicts) == 3 and len(errors) == 4, errors
+    # the same name and selection in the same second make the same document: refused either way
+    assert all(
+        "manifest name 'm0' is taken" in str(e) or "already exists" in str(e) for e in conflicts
+    )
     with session_factory() as s:
-        assert s.scalar(select(func.count()).select_from(Manifest)) == 1
+        assert sorted(s.scalars(select(Manifest.name))) == ["m0", "m1", "m2", "m3"]
