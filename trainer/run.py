@@ -468,8 +468,12 @@ class _Checkpoints:
         pending.reset()
 
     def drop_last(self) -> None:
+        """The run is done: its last checkpoint goes, and so do the temporary files of any
+        checkpoint write a killed process of this run left (the directory is the run's own)."""
         if self.last:
             Path(self.last).unlink(missing_ok=True)
+        for leftover in self.directory.glob(".step-*.safetensors.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _show_step(bar: Any, r: StepResult) -> None:
