@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
@@ -103,10 +104,15 @@ class Guard:
         """Remove the files no committed row names; the ids left for later (see above)."""
         if self._session.in_transaction():
             return list(shard_ids)
-        with transaction(self._engine, actor=self._actor) as session:
-            hold(session, shard_ids)
-            keep = named(session, shard_ids)
-            for shard_id in shard_ids:
-                if shard_id not in keep:
-                    store.delete(shard_id)
+        try:
+            with transaction(self._engine, actor=self._actor) as session:
+                hold(session, shard_ids)
+                keep = named(session, shard_ids)
+                for shard_id in shard_ids:
+                    if shard_id not in keep:
+                        store.delete(shard_id)
+        except (SQLAlchemyError, OSError):
+            # the database is out of reach (or still locked): never hide the error being
+            # handled; the files stay as orphans for ``shard verify --gc``
+            return list(shard_ids)
         return []
