@@ -23,6 +23,7 @@ from registry.shards.datasets import create_dataset
 from registry.shards.ingest import ingest_dataset
 from registry.shards.store import ShardStore
 from registry.shards.verification import verify_shards
+from tests.faults.conftest import FIGURES
 from tests.registry import factories as f
 
 pytestmark = pytest.mark.faults
@@ -61,9 +62,15 @@ def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, A
     return thread, out
 
 
+def _race(writers: int) -> None:
+    FIGURES["races"] += 1
+    FIGURES["writers"] += writers
+
+
 def _lost(session_factory: Callable[..., Any], store: ShardStore) -> list[str]:
     with session_factory() as s:
         report = verify_shards(s, store)
+    FIGURES["lost"] += sum(p.problem == "missing" for p in report.problems)
     return [f"{p.problem} {p.shard_id}" for p in report.problems]
 
 
@@ -108,6 +115,7 @@ def test_a_failed_ingest_keeps_the_shards_another_ingest_committed(
     b_thread, b_out = _in_thread(
         lambda: _ingest(session_factory, store, "b", datasets.Dataset.from_dict({"text": RECORDS}))
     )
+    _race(2)
     b_thread.join(timeout=60)
     b_done.set()
     a_thread.join(timeout=60)
@@ -142,6 +150,7 @@ def test_gc_keeps_the_files_a_running_ingest_is_about_to_commit(
             return verify_shards(s, store, gc=True)
 
     gc_thread, gc_out = _in_thread(gc)
+    _race(2)
     gc_thread.join(timeout=1.5)  # PostgreSQL: done; SQLite: waits for the ingest's lock
     go.set()
     a_thread.join(timeout=60)
@@ -168,6 +177,7 @@ def test_concurrent_ingests_all_succeed(
         )
         for rows in inputs
     ]
+    _race(len(threads))
     for thread, _ in threads:
         thread.join(timeout=120)
     errors = [out["error"] for _, out in threads if "error" in out]
@@ -189,6 +199,7 @@ def _barrier_threads(n: int, work: Callable[[], Any]) -> list[dict[str, Any]]:
         return work()
 
     threads = [_in_thread(run) for _ in range(n)]
+    _race(n)
     for thread, _ in threads:
         thread.join(timeout=120)
     return [out for _, out in threads]
