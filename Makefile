@@ -1,11 +1,13 @@
 # The two commands: `make demo` and `make test`. Both set up .venv first, once.
+# `make test` skips the slowest cases (marker `slow`); `.ci/run` runs them after it (`make slow`).
+# `make faults` runs the whole fault suite (tests/faults, docs/reliability.md) on its own.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.provreg-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test slow faults install lint bench clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,13 @@ demo: $(STAMP)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash demo/run.sh
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+slow: $(STAMP)
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+faults: $(STAMP)
+	$(PY) -m pytest -q tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

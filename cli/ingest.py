@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import JSON_HELP, console, emit, tx
+from cli.signals import terminate_as_interrupt
 from registry.config import get_settings
+from registry.faults import crash_point
 
 if TYPE_CHECKING:
     from registry.entities.shards import IngestReport
@@ -78,7 +80,13 @@ def ingest(
     size = parse_size(shard_size)
     store = ShardStore(get_settings().store)
     total = input_bytes(expand_paths(paths, format))
-    with progress_bar(total, "ingest") as bar, store.track(), tx() as session:
+    with (
+        terminate_as_interrupt("nothing was stored"),
+        concurrent_write_is_a_conflict(),
+        progress_bar(total, "ingest") as bar,
+        store.track(),
+        tx() as session,
+    ):
         report = ingest_paths(
             session,
             store,
@@ -91,4 +99,29 @@ def ingest(
             shard_size=size,
             progress=bar,
         )
+    crash_point("ingest.after_commit")  # the fault suite: die before telling anyone
     emit(report, as_json, lambda: console.print(summary(report), markup=False))
+
+
+@contextmanager
+def concurrent_write_is_a_conflict() -> Iterator[None]:
+    """A write another transaction made first, as one clear line instead of a traceback.
+
+    Ingest itself waits for or skips what concurrent writers did (``registry.db.upsert``,
+    ``registry.shards.file_locks``); this is the net under it for what still collides (a
+    deadlock, a constraint no upsert covers). Nothing was stored: the transaction rolled back.
+    """
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from registry.errors import Conflict
+
+    try:
+        yield
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if not isinstance(exc, IntegrityError) and state not in ("40001", "40P01"):
+            raise
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise Conflict(
+            f"a concurrent write collided with this one ({first}); nothing was stored: run it again"
+        ) from exc

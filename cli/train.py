@@ -14,7 +14,7 @@ import typer
 from cli.common import JSON_HELP, console, emit, err_console, table, tx
 from registry import runs
 from registry.config import get_settings
-from registry.errors import IntegrityFailure, InvalidInput, NotFound, NotPermitted
+from registry.errors import IntegrityFailure, InvalidInput, NotFound, NotPermitted, ProvregError
 
 app = typer.Typer(no_args_is_help=True)
 run_app = typer.Typer(no_args_is_help=True, help="Training runs: status, loss, consumption.")
@@ -105,7 +105,8 @@ def train(
 
     With --registry, the run is opened and recorded through the API, and shards missing from
     the local store are fetched from it (every byte is still verified before use)."""
-    from trainer.errors import ShardRevokedError, ShardUnknownError, TrainerError
+    from cli.signals import terminate_as_interrupt
+    from trainer.errors import RunFailed, ShardRevokedError, ShardUnknownError, TrainerError
     from trainer.run import TrainSpec, train_with_registry
 
     if (manifest is None) == (resume is None):
@@ -128,9 +129,11 @@ def train(
         )
     client = _client(registry, token)
     try:
-        result = train_with_registry(
-            client, spec, resume_run=resume, threads=threads, progress=True, device=device
-        )
+        # SIGTERM marks the run interrupted, as Ctrl-C does
+        with terminate_as_interrupt("the run is interrupted; continue it with --resume RUN"):
+            result = train_with_registry(
+                client, spec, resume_run=resume, threads=threads, progress=True, device=device
+            )
     except TrainerError as exc:
         run_id = getattr(exc, "provreg_run", "?")
         message = f"run {run_id} failed: {exc}"
@@ -138,6 +141,8 @@ def train(
             raise NotPermitted(message) from exc
         if isinstance(exc, ShardUnknownError):
             raise NotFound(message) from exc
+        if isinstance(exc, RunFailed):
+            raise ProvregError(message) from exc
         raise IntegrityFailure(message) from exc
     finally:
         if registry is not None:

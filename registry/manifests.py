@@ -49,6 +49,7 @@ from registry.db.models import (
 )
 from registry.db.paging import keyset
 from registry.db.types import utcnow
+from registry.db.upsert import insert_new
 from registry.entities.manifests import (
     ManifestDiff,
     ManifestIn,
@@ -372,20 +373,25 @@ def create_manifest(
     digest = document.hash
     if session.get(Manifest, digest) is not None:
         raise Conflict(f"manifest {digest} already exists")
-    row = Manifest(
-        hash=digest,
-        name=document.name,
-        intended_use=document.intended_use,
-        parent_hash=parent,
-        merkle_root=document.merkle_root,
-        shard_count=document.shard_count,
-        total_bytes=document.total_bytes,
-        total_records=document.total_records,
-        total_tokens=document.total_tokens,
-        document=document.canonical_bytes().decode("utf-8"),
-    )
-    session.add(row)
-    session.flush()
+    values = {
+        "hash": digest,
+        "name": document.name,
+        "intended_use": document.intended_use,
+        "parent_hash": parent,
+        "merkle_root": document.merkle_root,
+        "shard_count": document.shard_count,
+        "total_bytes": document.total_bytes,
+        "total_records": document.total_records,
+        "total_tokens": document.total_tokens,
+        "document": document.canonical_bytes().decode("utf-8"),
+    }
+    # a concurrent creation under the same name (or of the same document) wins: refuse as above
+    if not insert_new(session, Manifest, [values], key=None, returning=[Manifest.hash]):
+        taken = session.scalars(select(Manifest).where(Manifest.name == spec.name)).first()
+        if taken is not None:
+            raise Conflict(f"manifest name {spec.name!r} is taken by manifest {taken.hash}")
+        raise Conflict(f"manifest {digest} already exists")
+    row = session.get_one(Manifest, digest)
     conn.execute(
         text(
             f"INSERT INTO manifest_shards (manifest_hash, shard_id) SELECT :h, id FROM {_SELECTION}"

@@ -17,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from registry.faults import crash_point
 from trainer.model import GPT, load_model_state, model_state_for_save
 from trainer.stamping import fsync_dir
 
@@ -55,6 +56,7 @@ def save_checkpoint(
         save_file(tensors, tmp, metadata={_KEY: json.dumps(header, separators=(",", ":"))})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        crash_point("train.during_checkpoint")  # the fault suite: die with the file half-done
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

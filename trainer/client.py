@@ -1,8 +1,10 @@
 """The registry as the trainer sees it: a small interface, and its local-database implementation.
 
 ``RegistryClient`` is all the training loop may ask of the registry. ``LocalRegistry`` answers
-from the database directly (one transaction per call); an HTTP client implementing the same
-methods lets a trainer run on a machine that cannot reach the database.
+from the database directly (one transaction per call), and records this process's host and pid
+when it opens or resumes a run and with each heartbeat (so a resume on this host after a kill
+need not wait: ``registry.runs.processes``); an HTTP client implementing the same methods lets
+a trainer run on a machine that cannot reach the database (it records no pid).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from registry.entities.manifests import ManifestOut
 from registry.entities.runs import Progress, RunOut
 from registry.errors import DatabaseUnavailable, NotFound
 from registry.manifests import get_manifest, shard_ids
+from registry.runs.processes import this_process
 from registry.shards.resolve import manifest_shard, read_shard_bytes
 from trainer.errors import ShardUnknownError
 from trainer.reader import ShardRef, ShardSource
@@ -130,6 +133,7 @@ class LocalRegistry:
         parent_run_id: str | None = None,
     ) -> RunOut:
         with self._write() as s:
+            host, pid = this_process()
             return runs.open_run(
                 s,
                 manifest_ref=manifest_ref,
@@ -138,11 +142,14 @@ class LocalRegistry:
                 tokenizer=tokenizer,
                 code_version=code_version,
                 parent_run_id=parent_run_id,
+                host=host,
+                pid=pid,
             )
 
     def resume_run(self, run_ref: str) -> RunOut:
+        host, pid = this_process()
         with self._write() as s:
-            return runs.resume_run(s, run_ref)
+            return runs.resume_run(s, run_ref, host=host, pid=pid)
 
     def get_run(self, run_ref: str) -> RunOut:
         with self._read() as s:
@@ -157,9 +164,10 @@ class LocalRegistry:
             return runs.record_progress(s, run_id, progress)
 
     def heartbeat(self, run_id: str) -> None:
+        host, pid = this_process()
         try:
             with self._write() as s:
-                runs.heartbeat(s, run_id)
+                runs.heartbeat(s, run_id, host=host, pid=pid)
         except SQLAlchemyError as exc:
             raise DatabaseUnavailable(f"heartbeat of run {run_id} failed: {exc}") from exc
 

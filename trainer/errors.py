@@ -33,3 +33,8 @@ class ShardFormatError(TrainerError):
 
 class TrainingDivergedError(TrainerError):
     """The loss became NaN or infinite; stepping on would corrupt the weights."""
+
+
+class RunFailed(TrainerError):
+    """Anything else that stopped a run (a full disk, a bug): it is marked failed with this
+    reason, never left looking interrupted."""

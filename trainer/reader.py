@@ -135,7 +135,32 @@ def _parse(shard_id: str, data: bytes) -> pa.ChunkedArray:
     for name in ("id", "text"):
         if table.column(name).null_count:
             raise ShardFormatError(f"shard {shard_id} has null values in column {name!r}")
-    return table.column("text")
+    texts = table.column("text")
+    _check_utf8(shard_id, texts)
+    return texts
+
+
+def _check_utf8(shard_id: str, texts: pa.ChunkedArray) -> None:
+    """Every text must decode (ingest refuses other bytes; an uploaded shard might hold them):
+    a shard that would fail mid-run is refused before its first record is used."""
+    first = 0
+    for chunk in texts.chunks:
+        try:
+            chunk.validate(full=True)
+        except pa.ArrowInvalid:
+            bad = next(i for i in range(len(chunk)) if not _valid(chunk.slice(i, 1)))
+            raise ShardFormatError(
+                f"shard {shard_id}: record {first + bad + 1} is not valid UTF-8 text"
+            ) from None
+        first += len(chunk)
+
+
+def _valid(value: pa.Array) -> bool:
+    try:
+        value.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _check_counts(ref: ShardRef, texts: pa.ChunkedArray) -> None:

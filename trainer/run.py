@@ -32,13 +32,19 @@ import torch
 import registry
 from manifests.stamp import WeightsStamp
 from registry.entities.runs import Progress, RunOut
-from registry.errors import IntegrityFailure, InvalidInput, ProvregError
+from registry.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    IntegrityFailure,
+    InvalidInput,
+    ProvregError,
+)
 from registry.faults import crash_point
 from registry.runs import DEFAULT_HEARTBEAT_S, loss_summary
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.client import RegistryClient
 from trainer.data import BatchStream, Cursor, ShardUsage
-from trainer.errors import TrainerError
+from trainer.errors import RunFailed, TrainerError
 from trainer.model import GPT, GPTConfig, config_from
 from trainer.reader import verified_loader
 from trainer.tokenizer import IDENTITY, ByteTokenizer
@@ -256,8 +262,10 @@ def train_with_registry(
     Raises:
         InvalidInput: a bad spec (nothing is written).
         NotFound, PolicyViolation, Conflict: from the registry (no run is opened or resumed).
-        TrainerError: a shard is missing, modified, revoked or unknown, or the loss diverged;
-            the run is marked failed with that message first.
+        TrainerError: a shard is missing, modified, revoked, unknown or not UTF-8, the loss
+            diverged, or any other error stopped the run (``RunFailed``, naming the original):
+            the run is marked failed with that message first. Ctrl-C (and SIGTERM, which the
+            CLI turns into it) and an unreachable registry leave it interrupted, resumable.
     """
     t_call = time.perf_counter()
     if (spec is None) == (resume_run is None):
@@ -284,10 +292,19 @@ def train_with_registry(
         exc.provreg_run = run.id  # type: ignore[attr-defined]
         client.fail_run(run.id, str(exc), getattr(exc, "provreg_pending", None))
         raise
-    except BaseException:  # Ctrl-C, a lost database, a full disk: resumable, not failed
+    except (KeyboardInterrupt, SystemExit, DatabaseUnavailable):
+        # Ctrl-C, SIGTERM, or the registry out of reach: resumable, not failed
         with contextlib.suppress(ProvregError):
             client.mark_interrupted(run.id)
         raise
+    except Conflict:
+        raise  # the run is no longer this process's (taken over, or finished): not ours to mark
+    except Exception as exc:  # anything else stops the run for good: failed, with the reason
+        failure = RunFailed(f"{type(exc).__name__}: {exc}")
+        failure.provreg_run = run.id  # type: ignore[attr-defined]
+        with contextlib.suppress(ProvregError):
+            client.fail_run(run.id, str(failure))
+        raise failure from exc
 
 
 def _parent_run(path: str, model_config: GPTConfig) -> str:
@@ -371,10 +388,17 @@ def _train_on(
                     checkpoints.save_and_record(client, run.id, model, optimizer, r, pending)
                 crash_point("train.after_step")  # a kill here loses the steps since the checkpoint
         batches.close()  # stop reading ahead before the weights are written
-    except TrainerError as exc:
+    except ProvregError:
+        raise  # the registry's answer (a Conflict, out of reach): train_with_registry decides
+    except Exception as exc:
+        failure = (
+            exc if isinstance(exc, TrainerError) else RunFailed(f"{type(exc).__name__}: {exc}")
+        )
         if pending.cursor is not None:  # the optimizer did take those steps: consumed
-            exc.provreg_pending = pending.progress(None, checkpoints.summary_with(pending))  # type: ignore[attr-defined]
-        raise
+            failure.provreg_pending = pending.progress(None, checkpoints.summary_with(pending))  # type: ignore[attr-defined]
+        if failure is exc:
+            raise
+        raise failure from exc
     finally:
         if bar is not None:
             bar.close()
@@ -444,8 +468,12 @@ class _Checkpoints:
         pending.reset()
 
     def drop_last(self) -> None:
+        """The run is done: its last checkpoint goes, and so do the temporary files of any
+        checkpoint write a killed process of this run left (the directory is the run's own)."""
         if self.last:
             Path(self.last).unlink(missing_ok=True)
+        for leftover in self.directory.glob(".step-*.safetensors.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _show_step(bar: Any, r: StepResult) -> None:

@@ -242,6 +242,9 @@ class TrainingRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # the trainer process, recorded with its heartbeats (registry.runs.processes)
+    host: Mapped[str | None] = mapped_column(String(300))
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class Weights(Base):

@@ -115,12 +115,24 @@ class VerifyProblem(Entity):
     detail: str
 
 
+class TempFileOut(Entity):
+    """A file or directory in the store's ``tmp``: ``stale`` when no live process holds it
+    (what a killed ingest or upload left), else in use."""
+
+    path: str
+    bytes: int
+    stale: bool
+
+
 class VerifyReport(Entity):
     checked: int
     bytes: int
     problems: tuple[VerifyProblem, ...]
     orphans: tuple[str, ...]  # files in the store no shard row names
     orphans_removed: bool
+    orphans_in_use: tuple[str, ...] = ()  # orphans a running transaction is placing: kept
+    temp_files: tuple[TempFileOut, ...] = ()
+    temp_removed: int = 0  # stale temporary entries removed (gc)
 
     @property
     def ok(self) -> bool:

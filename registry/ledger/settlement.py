@@ -20,6 +20,7 @@ from registry.db.models import Consumption, LedgerEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.ledger import SettlementOut, SourceSettlementOut
 from registry.errors import Conflict, NotFound
+from registry.faults import crash_point
 from registry.ledger.allocation import per_mtok_exact, round_minor, to_minor_exact
 from registry.ledger.consumption import first_flat_runs, tokens_by_source
 from registry.ledger.entries import (
@@ -85,6 +86,7 @@ def settle_run(session: Session, run_id: str) -> SettlementOut:
     new = _write(session, run, rows)
     _audit(session, run, new)
     session.flush()
+    crash_point("settle.before_commit")  # the fault suite: die with the entries unwritten
     return _report(run, prices, rows, new)
 
 

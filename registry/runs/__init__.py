@@ -8,6 +8,8 @@ Callers write ``from registry import runs`` and ``runs.open_run(session, ...)``;
   loss summary a checkpoint records.
 * ``weights``: record the weights a run wrote, read a weights file's stamp (without torch), and
   verify a file offline or against the registry, in both directions.
+* ``processes``: the host and pid a run records for its trainer, and whether that process has
+  exited (a resume on its host need not wait for the heartbeat).
 * ``_rows`` (internal): finding a run, its liveness and manifest chain, and its ``RunOut``.
 
 The shapes that leave (``RunOut``, ``ConsumptionOut``, ``WeightsOut``, ``WeightsReport``) and the

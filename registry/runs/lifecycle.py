@@ -7,10 +7,13 @@ since the previous checkpoint and moves the cursor, so a resumed run that restar
 cursor never counts a token twice (invariant 5).
 
 Liveness: a training process touches ``heartbeat_at`` every ``config.train.heartbeat_s``
-seconds (default 30). A run still marked ``running`` whose heartbeat is older than
-``STALE_HEARTBEATS`` intervals is reported as ``interrupted`` (its process died without a word,
-e.g. SIGKILL); ``resume_run`` records that. Heartbeats are the one write that is not audited:
-they are a liveness signal, not a registry fact, and would flood the log.
+seconds (default 30), and records its host and pid with it (and when it opens or resumes the
+run). A run still marked ``running`` whose heartbeat is older than ``STALE_HEARTBEATS``
+intervals is reported as ``interrupted`` (its process died without a word, e.g. SIGKILL);
+``resume_run`` records that. On the run's own host, a resume need not wait that long: if the
+recorded pid has exited, the run is taken over at once (``registry.runs.processes``).
+Heartbeats are the one write that is not audited: they are a liveness signal, not a registry
+fact, and would flood the log.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from registry.entities.runs import ConsumptionOut, Progress, RunOut
 from registry.errors import Conflict, ImplausibleReport, InvalidInput
 from registry.manifests import check_usable, manifest_row
 from registry.runs._rows import is_stale, run_out, run_row, running_row
+from registry.runs.processes import is_gone
 from registry.runs.weights import record_weights
 
 # --- reading ----------------------------------------------------------------------------------
@@ -162,8 +166,11 @@ def open_run(
     tokenizer: str,
     code_version: str,
     parent_run_id: str | None = None,
+    host: str | None = None,
+    pid: int | None = None,
 ) -> RunOut:
-    """Open a run on a manifest whose policy still holds today.
+    """Open a run on a manifest whose policy still holds today; ``host`` and ``pid`` name the
+    trainer process (``processes.this_process()``), when the caller knows it.
 
     Raises:
         NotFound: unknown manifest or parent run.
@@ -203,6 +210,8 @@ def open_run(
         steps_done=0,
         started_at=now,
         heartbeat_at=now,
+        host=host,
+        pid=pid,
     )
     session.add(row)
     session.flush()
@@ -223,32 +232,42 @@ def open_run(
     return run_out(session, row)
 
 
-def resume_run(session: Session, ref: str) -> RunOut:
-    """Take over an interrupted run: it must have gone silent, and the policy must still hold.
+def resume_run(
+    session: Session, ref: str, *, host: str | None = None, pid: int | None = None
+) -> RunOut:
+    """Take over an interrupted run: it must have gone silent (or its recorded process, on this
+    host, has exited), and the policy must still hold. ``host`` and ``pid`` name the process
+    taking it over; without them the run records none (it waits for heartbeats again).
 
     Raises:
-        Conflict: the run completed or failed, or is still alive (fresh heartbeat).
+        Conflict: the run completed or failed, or is still alive (fresh heartbeat, and its
+            process is not known to have exited).
         PolicyViolation: the manifest's policy fails now.
     """
     row = run_row(session, ref, lock=True)
     if row.status in ("completed", "failed"):
         raise Conflict(f"run {row.id} is {row.status}; only an interrupted run can be resumed")
-    if row.status == "running" and not is_stale(row):
+    exited = row.status == "running" and is_gone(row.host, row.pid)
+    if row.status == "running" and not is_stale(row) and not exited:
         seen = (utcnow() - (row.heartbeat_at or row.started_at)).total_seconds()
+        where = f" by pid {row.pid} on {row.host}" if row.host and row.pid else ""
         raise Conflict(
-            f"run {row.id} is still running (heartbeat {seen:.0f}s ago); "
+            f"run {row.id} is still running{where} (heartbeat {seen:.0f}s ago); "
             "resume it once its process has stopped"
         )
     check_usable(session, row.manifest_hash)
     previous = "interrupted" if row.status == "running" else row.status
+    gone = {"host": row.host, "pid": row.pid} if exited else None
     row.status, row.heartbeat_at, row.error = "running", utcnow(), None
+    row.host, row.pid = host, pid
     session.flush()
     audit.record(
         session,
         "run.resume",
         "run",
         row.id,
-        {"previous_status": previous, "steps_done": row.steps_done},
+        {"previous_status": previous, "steps_done": row.steps_done}
+        | ({"exited_process": gone} if gone else {}),
     )
     return run_out(session, row)
 
@@ -451,13 +470,19 @@ def _is_replay(row: TrainingRun, progress: Progress) -> bool:
     )
 
 
-def heartbeat(session: Session, ref: str) -> None:
-    """Say the run's process is alive (not audited: see the module docstring).
+def heartbeat(
+    session: Session, ref: str, *, host: str | None = None, pid: int | None = None
+) -> None:
+    """Say the run's process is alive (not audited: see the module docstring); ``host`` and
+    ``pid``, when given, name that process.
 
     Raises:
         Conflict: the run is no longer running (e.g. another process took it over).
     """
-    running_row(session, ref).heartbeat_at = utcnow()
+    row = running_row(session, ref)
+    row.heartbeat_at = utcnow()
+    if host is not None and pid is not None:
+        row.host, row.pid = host, pid
     session.flush()
 
 

@@ -11,7 +11,9 @@ The flow, one module a step::
 - ``format``: the canonical shard, Parquet with exactly ``id`` and ``text`` written byte for
   byte the same, so the same records give the same shard id (``docs/shard-format.md``).
 - ``token_count``: tokens as the trainer's tokenizer counts them, registered with each shard.
-- ``store``: the content-addressed files (``ShardStore``, local or any fsspec URL).
+- ``store``: the content-addressed files (``ShardStore``, local or any fsspec URL), staging,
+  and the temporary files a killed process left.
+- ``file_locks``: when a stored file may be placed or removed while other transactions use it.
 - ``registration``: the one writer of shard rows and dataset links, and their audit entry.
 - ``ingest``: readers -> format -> store -> registration in one transaction (``provreg
   ingest``), and canonical files registered as they are (``provreg shard register``).

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from registry import audit, limits
 from registry.db.models import Dataset, DatasetShard, Shard, Source
 from registry.db.paging import keyset
+from registry.db.upsert import insert_new
 from registry.entities.shards import DatasetDetail, DatasetOut, DatasetStats, LengthBucket, ShardOut
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.names import normalise_name
@@ -56,16 +57,25 @@ def dataset_row(session: Session, ref: str) -> Dataset:
 
 
 def ensure_dataset(session: Session, ref: str) -> tuple[Dataset, bool]:
-    """The dataset version, created (and audited) if missing; True when it was created."""
+    """The dataset version, created (and audited) if missing; True when it was created.
+
+    Two transactions creating the same version at once: one creates it, the other waits for it
+    and uses it (``registry.db.upsert``), on both databases."""
     name, version = parse_ref(ref)
-    row = session.scalars(
-        select(Dataset).where(Dataset.name == name, Dataset.version == version)
-    ).first()
+    query = select(Dataset).where(Dataset.name == name, Dataset.version == version)
+    row = session.scalars(query).first()
     if row is not None:
         return row, False
-    row = Dataset(name=name, version=version)
-    session.add(row)
-    session.flush()
+    inserted = insert_new(
+        session,
+        Dataset,
+        [{"name": name, "version": version}],
+        key=["name", "version"],
+        returning=[Dataset.id],
+    )
+    if not inserted:  # another transaction created it and committed meanwhile
+        return session.scalars(query).one(), False
+    row = session.get_one(Dataset, inserted[0][0])
     audit.record(
         session,
         "dataset.create",

@@ -1,18 +1,27 @@
 """Ingest: turn files or ``datasets`` objects into registered, content-addressed shards.
 
-One ingest is one transaction. Shard files reach the store before the commit (a row must never
-name a file that is not there); if anything fails before the commit succeeds (an error, Ctrl-C,
-the database) the files this ingest added are removed again, and files that were already stored
-are left alone. Wrap the transaction in ``store.track()`` so that a failed commit cleans up too:
+One ingest is one transaction, in three steps:
+
+1. the input is read and cut into canonical shard files in a staging directory (locked while
+   this process lives, so ``shard verify --gc`` removes only what a killed ingest left);
+2. the shards' file locks are taken, all at once (``registry.shards.file_locks``), and the
+   files are moved into place, or dropped where the same bytes are stored already;
+3. the rows, the dataset links and the audit entry are written by
+   ``registry.shards.registration.register_shards`` (the function that also registers shards
+   claimed over the API), and the caller commits.
+
+A row never names a file that is not there, and a file another transaction uses is never
+removed: if anything fails (an error, Ctrl-C, the commit itself), the files this ingest placed
+are removed only as ``file_locks.Guard`` allows, once the transaction has ended. Wrap the
+transaction in ``store.track()`` for that:
 
     with store.track(), transaction(engine, actor=...) as session:
         ingest_paths(session, store, ["data.jsonl"], source="crawl", dataset="web@1")
 
-The rows, the dataset links and the audit entry are written by
-``registry.shards.registration.register_shards``, the same function that registers shards
-claimed over the API. Only a hard crash (SIGKILL, power loss) between writing and committing
-can leave files that no shard names (the fault suite's ``ingest.before_commit`` crash point);
-``provreg shard verify --all`` lists them and ``--gc`` removes them.
+Only a hard crash (SIGKILL, power loss) can leave files behind: staged files (``shard verify
+--all`` lists them, ``--gc`` removes them once their process is gone) or placed files no row
+names (orphans, listed and removed the same way). The fault suite kills an ingest at each of
+``ingest.after_files``, ``ingest.before_commit`` and (in the CLI) ``ingest.after_commit``.
 """
 
 from __future__ import annotations
@@ -28,11 +37,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from registry import limits
-from registry.db.models import Dataset, Source
+from registry.db.models import Source
 from registry.entities.shards import IngestReport, ShardIn
 from registry.errors import InvalidInput
 from registry.faults import crash_point
-from registry.shards.datasets import ensure_dataset
+from registry.shards import file_locks
+from registry.shards.datasets import ensure_dataset, parse_ref
 from registry.shards.format import (
     DEFAULT_SHARD_BYTES,
     FORMAT,
@@ -42,6 +52,7 @@ from registry.shards.format import (
 )
 from registry.shards.readers import (
     Progress,
+    check_text,
     expand_paths,
     input_bytes,
     read_hf_dataset,
@@ -190,15 +201,14 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     src = storable_source(session, source)
-    ds, created = ensure_dataset(session, dataset)
-    written: list[WrittenShard] = []
-    with store.track(), store.staging() as staging:
+    parse_ref(dataset)  # a malformed name fails before any work
+    staged: list[tuple[WrittenShard, str]] = []
+    with store.staging() as staging:
 
         def keep(shard: WrittenShard) -> None:
-            store.adopt(shard.path, shard.id)
-            written.append(shard)
+            staged.append((shard, staging.keep(shard.path)))
 
-        writer = ShardWriter(staging, keep, shard_bytes=shard_size)
+        writer = ShardWriter(staging.path, keep, shard_bytes=shard_size)
         try:
             for batch in prefetch(texts):
                 writer.write(batch)
@@ -206,7 +216,8 @@ def _ingest(
         except BaseException:
             writer.abort()
             raise
-        report = _register_written(session, store, src, ds, created, written, "dataset.ingest")
+        crash_point("ingest.after_files")  # the fault suite: die with files only in staging
+        report = _place_and_register(session, store, src, dataset, staged, "dataset.ingest")
     return report.model_copy(
         update={"input_bytes": total_in, "seconds": time.perf_counter() - started}
     )
@@ -224,7 +235,8 @@ def register_shard_files(
     """Register Parquet files already in the canonical schema as they are: hash, copy, register.
 
     Raises:
-        InvalidInput: a missing path, or a file that is not a canonical shard.
+        InvalidInput: a missing path, or a file that is not a canonical shard (or holds text
+            that is not UTF-8, or a record over the limit).
         NotFound, NotPermitted, Conflict: as ``ingest_paths``.
     """
     import pyarrow.parquet as pq
@@ -232,50 +244,59 @@ def register_shard_files(
     started = time.perf_counter()
     files = expand_paths(paths, "parquet")
     src = storable_source(session, source)
-    ds, created = ensure_dataset(session, dataset)
-    written: list[WrittenShard] = []
-    with store.track():
+    parse_ref(dataset)
+    staged: list[tuple[WrittenShard, str]] = []
+    with store.staging() as staging:
         for path in files:
             records = tokens = 0
             for batch in read_canonical(path):
+                texts = check_text(batch.column(1), str(path), "text", records)  # UTF-8, size
                 records += batch.num_rows
-                tokens += count_tokens_array(batch.column(1))
+                tokens += count_tokens_array(texts)
             if pq.ParquetFile(path).metadata.num_rows != records:  # pragma: no cover
                 raise InvalidInput(f"{path}: row count does not match its footer")
-            stored = store.put_file(path)
-            written.append(WrittenShard(stored.id, path, stored.bytes, records, tokens))
+            digest, size, where = staging.copy_in(path)
+            staged.append((WrittenShard(digest, path, size, records, tokens), where))
             if progress:
-                progress(stored.bytes)
-        report = _register_written(session, store, src, ds, created, written, "dataset.register")
-    total = sum(w.bytes for w in written)
+                progress(size)
+        report = _place_and_register(session, store, src, dataset, staged, "dataset.register")
+    total = sum(w.bytes for w, _ in staged)
     return report.model_copy(
         update={"input_bytes": total, "seconds": time.perf_counter() - started}
     )
 
 
-def _register_written(
+def _place_and_register(
     session: Session,
     store: ShardStore,
     src: Source,
-    ds: Dataset,
-    created: bool,
-    written: list[WrittenShard],
+    dataset: str,
+    staged: list[tuple[WrittenShard, str]],
     audit_as: AuditAs,
 ) -> IngestReport:
-    """Register the shards written into ``ds`` (``registration.register_shards``) and report."""
+    """Lock the shards' files, move them into place, register them into ``dataset``, report.
+
+    The locks come first, before anything audits (``file_locks``: the lock order)."""
     unique: dict[str, WrittenShard] = {}
-    for w in written:
-        unique.setdefault(w.id, w)
-    ref = f"{ds.name}@{ds.version}"
+    where: dict[str, str] = {}
+    for w, location in staged:
+        if w.id not in unique:
+            unique[w.id], where[w.id] = w, location
+    guard = file_locks.Guard(session)
+    guard.hold(unique)
+    for shard_id in sorted(unique):  # the rest of ``staged`` goes with the staging directory
+        store.adopt(where[shard_id], shard_id, guard=guard)
     items = [
         ShardIn(
-            id=w.id, source=src.name, dataset=ref, bytes=w.bytes, records=w.records,
+            id=w.id, source=src.name, dataset=dataset, bytes=w.bytes, records=w.records,
             tokens=w.tokens, format=FORMAT,
         )
         for w in unique.values()
     ]  # fmt: skip
     registered = register_shards(session, store, items, audit_as=audit_as)
-    crash_point("ingest.before_commit")  # the fault suite: die between writing and committing
+    ds, created = ensure_dataset(session, dataset)  # an empty input still declares its dataset
+    created = created or bool(registered.datasets_created)
+    crash_point("ingest.before_commit")  # the fault suite: die between placing and committing
     return IngestReport(
         dataset=ds.name,
         version=ds.version,

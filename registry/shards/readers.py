@@ -3,13 +3,24 @@
 No reader holds a whole input in memory: JSONL and CSV go through pyarrow's streaming readers,
 Parquet by row group, text files line by line or (one document per file) a file at a time, and
 ``datasets`` objects a batch at a time. Every problem with an input is an ``InvalidInput`` naming
-the file.
+the file and, where there is one, the line or record.
+
+Every text must be valid UTF-8 (the trainer decodes it), and no record may be larger than
+``MAX_RECORD_BYTES``: a JSONL line, a text line or file, a record's text in CSV, Parquet or a
+``datasets`` object (``docs/shard-format.md``). pyarrow's streaming readers need a record to fit
+in a block; they read with ``BLOCK`` and, only if a record straddles two blocks, read that file
+again with blocks large enough for the largest record allowed.
+
+Only regular files are read: a FIFO, socket or device is refused by name (opening a FIFO would
+wait for a writer forever), and a symlink cycle is reported as one.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +40,10 @@ EXTENSIONS = {
     ".txt": "text",
 }
 BLOCK = 4 * 1024 * 1024  # JSON/CSV reader block; a record must fit in one block
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+"""The largest record ingest takes (docs/shard-format.md)."""
+_JSON_LARGE_BLOCK = MAX_RECORD_BYTES + 1024 * 1024  # any allowed line fits in one block
+_CSV_LARGE_BLOCK = 2 * MAX_RECORD_BYTES + 1024 * 1024  # quotes may double a record's text
 BATCH_BYTES = 8 * 1024 * 1024  # text batches are cut near this size
 Progress = Callable[[int], None]
 
@@ -60,9 +75,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], fmt: str | None) -> li
         else:
             candidates = [Path(text)]
         for path in candidates:
-            if not path.exists():
-                raise InvalidInput(f"{path}: no such file or directory")
-            if path.is_dir() and fmt != "hf-disk" and not _is_hf_dir(path):
+            mode = _mode(path)
+            if stat.S_ISDIR(mode) and fmt != "hf-disk" and not _is_hf_dir(path):
                 files = _dir_files(path, fmt)
                 if not files:
                     raise InvalidInput(f"{path}: directory holds no input file")
@@ -75,6 +89,37 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], fmt: str | None) -> li
         if not os.access(path, os.R_OK):
             raise InvalidInput(f"{path}: permission denied (cannot read)")
     return out
+
+
+_SPECIAL = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _mode(path: Path) -> int:
+    """The file type bits of what ``path`` names (links followed), for a regular file or a
+    directory.
+
+    Raises:
+        InvalidInput: nothing there (or a broken link), a symlink cycle, or a special file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidInput(
+                f"{path}: a symlink cycle (following its links leads back to it)"
+            ) from exc
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InvalidInput(f"{path}: no such file or directory") from exc
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    kind = _SPECIAL.get(stat.S_IFMT(mode))
+    if kind is not None:
+        raise InvalidInput(f"{path}: is {kind}, not a regular file; ingest reads only files")
+    return mode
 
 
 def _is_hf_dir(path: Path) -> bool:
@@ -91,6 +136,7 @@ def _dir_files(path: Path, fmt: str | None) -> list[Path]:
             p = Path(root) / name
             ext_fmt = EXTENSIONS.get(p.suffix.lower())
             if fmt == "text" or (fmt is None and ext_fmt) or (fmt and ext_fmt == fmt):
+                _mode(p)  # a special file or a symlink cycle among the inputs: refused by name
                 found.append(p)
     return sorted(found, key=lambda p: p.relative_to(path).as_posix())
 
@@ -109,13 +155,31 @@ def detect_format(path: Path) -> str:
 
 
 # -- checking columns ----------------------------------------------------------------------------
-def _as_text(column: Any, where: str, field: str, first_row: int) -> pa.Array:
-    """A column as a string array without nulls, or an error naming the first bad record."""
+Locate = Callable[[int], str]
+
+
+def _record(index: int) -> str:
+    return f"record {index + 1}"
+
+
+def check_text(
+    column: Any, where: str, field: str, first_row: int, locate: Locate = _record
+) -> pa.Array:
+    """A column as a string array of valid UTF-8 without nulls, no value over the record limit,
+    or an error naming the first bad record (``locate`` turns its index into words for the
+    UTF-8 and size errors: a JSONL file says its line).
+
+    Binary columns are taken as text once they are checked to be UTF-8.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(column, pa.ChunkedArray):
         column = pa.concat_arrays(column.chunks) if column.num_chunks != 1 else column.chunk(0)
+    if column.type == pa.binary():
+        column = column.view(pa.string())
+    elif column.type == pa.large_binary():
+        column = column.view(pa.large_string())
     if column.type not in (pa.string(), pa.large_string()):
         if pa.types.is_null(column.type):
             raise InvalidInput(
@@ -127,22 +191,90 @@ def _as_text(column: Any, where: str, field: str, first_row: int) -> pa.Array:
         raise InvalidInput(
             f"{where}: record {first_row + bad + 1} has no text field {field!r} (or it is null)"
         )
+    try:
+        column.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        bad = _first_invalid(column)
+        raise InvalidInput(
+            f"{where}: {locate(first_row + bad)} is not valid UTF-8 text in field {field!r}"
+        ) from exc
+    lengths = pc.binary_length(column)
+    if len(column) and pc.max(lengths).as_py() > MAX_RECORD_BYTES:
+        bad = pc.index(pc.greater(lengths, MAX_RECORD_BYTES), True).as_py()
+        size = lengths[bad].as_py()
+        raise InvalidInput(
+            f"{where}: {locate(first_row + bad)} holds {_mib(size)} of text, over the limit of "
+            f"{_mib(MAX_RECORD_BYTES)} per record"
+        )
     return column
 
 
-# -- readers -------------------------------------------------------------------------------------
-class _Counting:
-    """A read-only file that reports how many bytes were read (for progress)."""
+def _first_invalid(column: pa.Array) -> int:
+    """The index of the first value that is not UTF-8 (there is one): bisect with Arrow's own
+    check, so the error path costs about two passes."""
+    import pyarrow as pa
 
-    def __init__(self, path: Path, progress: Progress) -> None:
+    lo, hi = 0, len(column)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            column.slice(lo, mid - lo).validate(full=True)
+            lo = mid
+        except pa.ArrowInvalid:
+            hi = mid
+    return lo
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size % 2**20 else f"{size // 2**20} MiB"
+
+
+# -- readers -------------------------------------------------------------------------------------
+class _LineTooLong(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line}")
+        self.line = line
+
+
+class _Counting:
+    """A read-only file that reports how many bytes were read (for progress) and, given
+    ``max_line``, stops at the first line longer than that (``_LineTooLong``)."""
+
+    def __init__(self, path: Path, progress: Progress, max_line: int | None = None) -> None:
         self.f = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.progress = progress
         self.closed = False
+        self.max_line = max_line
+        self._lines = 0  # newlines read so far
+        self._run = 0  # bytes since the last newline
 
     def read(self, n: int = -1) -> bytes:
         data = self.f.read(n)
         self.progress(len(data))
+        if self.max_line is not None:
+            self._check(data)
         return data
+
+    def _check(self, data: bytes) -> None:
+        limit = self.max_line
+        assert limit is not None
+        first = data.find(b"\n")
+        if first < 0:
+            self._run += len(data)
+        else:
+            if self._run + first > limit:
+                raise _LineTooLong(self._lines + 1)
+            if len(data) > limit:  # a line may also lie wholly inside this chunk
+                start, line = first + 1, self._lines + 1
+                while (end := data.find(b"\n", start)) >= 0:
+                    line += 1
+                    if end - start > limit:
+                        raise _LineTooLong(line)
+                    start = end + 1
+            self._lines += data.count(b"\n")
+            self._run = len(data) - data.rfind(b"\n") - 1
+        if self._run > limit:
+            raise _LineTooLong(self._lines + 1)
 
     def readable(self) -> bool:
         return True
@@ -155,68 +287,145 @@ class _Counting:
         self.closed = True
 
 
+def _large_records(
+    read: Callable[[int, Progress], Iterator[pa.RecordBatch]], large_block: int, progress: Progress
+) -> Iterator[pa.RecordBatch]:
+    """``read(BLOCK, ...)``'s batches; if a record straddles two blocks, the rest from
+    ``read(large_block, ...)``, skipping the records already given (a rare second pass that
+    keeps the common case's small blocks). Progress counts each byte once."""
+    import pyarrow as pa
+
+    reported = 0
+
+    def counter() -> Progress:
+        seen = 0
+
+        def count(n: int) -> None:
+            nonlocal seen, reported
+            seen += n
+            if seen > reported:
+                progress(seen - reported)
+                reported = seen
+
+        return count
+
+    done = 0
+    try:
+        for batch in read(BLOCK, counter()):
+            done += batch.num_rows
+            yield batch
+        return
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc):
+            raise
+    skip = done
+    for batch in read(large_block, counter()):
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        yield batch.slice(skip) if skip else batch
+        skip = 0
+
+
 def read_jsonl(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
-    """Raises: InvalidInput: not JSON lines, a missing or non-text field."""
+    """Raises: InvalidInput: not JSON lines, a missing or non-text field, text that is not
+    UTF-8, or a line over ``MAX_RECORD_BYTES``."""
     import pyarrow as pa
     import pyarrow.json as pj
 
-    src = _Counting(path, progress)
+    def batches(block: int, count: Progress) -> Iterator[pa.RecordBatch]:
+        src = _Counting(path, count, max_line=MAX_RECORD_BYTES)
+        try:
+            yield from pj.open_json(
+                src,
+                read_options=pj.ReadOptions(block_size=block, use_threads=True),
+                parse_options=pj.ParseOptions(
+                    explicit_schema=pa.schema([(field, pa.string())]),
+                    unexpected_field_behavior="ignore",
+                    newlines_in_values=False,
+                ),
+            )
+        finally:
+            src.close()
+
     rows = 0
     try:
-        reader = pj.open_json(
-            src,
-            read_options=pj.ReadOptions(block_size=BLOCK, use_threads=True),
-            parse_options=pj.ParseOptions(
-                explicit_schema=pa.schema([(field, pa.string())]),
-                unexpected_field_behavior="ignore",
-                newlines_in_values=False,
-            ),
-        )
-        for batch in reader:
-            yield _as_text(batch.column(0), str(path), field, rows)
+        for batch in _large_records(batches, _JSON_LARGE_BLOCK, progress):
+            yield check_text(batch.column(0), str(path), field, rows, _line_of(path))
             rows += batch.num_rows
+    except _LineTooLong as exc:
+        raise InvalidInput(
+            f"{path}: line {exc.line} is longer than the limit of {_mib(MAX_RECORD_BYTES)} "
+            "per record"
+        ) from None
     except pa.ArrowInvalid as exc:
         raise InvalidInput(_json_problem(path, field, exc)) from exc
-    finally:
-        src.close()
+
+
+def _line_of(path: Path) -> Locate:
+    """Record index -> "line L (record N)" of a JSON lines file, for errors: blank lines hold
+    no record, so the file is read again up to that record (only on the error path)."""
+
+    def locate(index: int) -> str:
+        records = 0
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    if records == index:
+                        return f"line {number} (record {index + 1})"
+                    records += 1
+        return _record(index)  # pragma: no cover - the record is in the file
+
+    return locate
 
 
 def _json_problem(path: Path, field: str, exc: Exception) -> str:
     msg = str(exc)
     if f"Column(/{field}) changed from string" in msg:
         return f"{path}: text field {field!r} holds a non-text value ({msg})"
+    if "straddl" in msg:
+        return f"{path}: a line is longer than the limit of {_mib(MAX_RECORD_BYTES)} per record"
     return f"{path} is not valid JSON lines: {msg}"
 
 
 def read_csv(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
-    """Raises: InvalidInput: not CSV or no such column."""
+    """Raises: InvalidInput: not CSV, no such column, text that is not UTF-8, or a record over
+    ``MAX_RECORD_BYTES``."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    src = _Counting(path, progress)
+    def batches(block: int, count: Progress) -> Iterator[pa.RecordBatch]:
+        src = _Counting(path, count)
+        try:
+            yield from pcsv.open_csv(
+                src,
+                read_options=pcsv.ReadOptions(block_size=block, use_threads=True),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                convert_options=pcsv.ConvertOptions(
+                    include_columns=[field],
+                    column_types={field: pa.binary()},  # UTF-8 is checked by check_text
+                    strings_can_be_null=False,
+                ),
+            )
+        finally:
+            src.close()
+
     rows = 0
     try:
-        reader = pcsv.open_csv(
-            src,
-            read_options=pcsv.ReadOptions(block_size=BLOCK, use_threads=True),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=[field],
-                column_types={field: pa.string()},
-                strings_can_be_null=False,
-            ),
-        )
-        for batch in reader:
-            yield _as_text(batch.column(0), str(path), field, rows)
+        for batch in _large_records(batches, _CSV_LARGE_BLOCK, progress):
+            yield check_text(batch.column(0), str(path), field, rows)
             rows += batch.num_rows
     except KeyError as exc:
         raise InvalidInput(f"{path}: no column {field!r} in the CSV header") from exc
     except pa.ArrowInvalid as exc:
         if "include_columns" in str(exc) or "does not exist" in str(exc):
             raise InvalidInput(f"{path}: no column {field!r} in the CSV header") from exc
+        if "straddl" in str(exc):
+            raise InvalidInput(
+                f"{path}: a record after record {rows} is longer than the limit of "
+                f"{_mib(MAX_RECORD_BYTES)} per record"
+            ) from exc
         raise InvalidInput(f"{path} is not valid CSV: {exc}") from exc
-    finally:
-        src.close()
 
 
 def read_parquet(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
@@ -237,7 +446,7 @@ def read_parquet(path: Path, field: str, progress: Progress = _noop) -> Iterator
         try:
             for i in range(pf.num_row_groups):
                 for batch in pf.iter_batches(batch_size=16384, row_groups=[i], columns=[field]):
-                    yield _as_text(batch.column(0), str(path), field, rows)
+                    yield check_text(batch.column(0), str(path), field, rows)
                     rows += batch.num_rows
                 progress(size // groups)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -254,13 +463,23 @@ def _decode(data: bytes, path: Path, where: str = "") -> str:
 
 
 def read_text_files(paths: list[Path], progress: Progress = _noop) -> Iterator[pa.Array]:
-    """One document per file, a file's whole content (UTF-8); files are batched together."""
+    """One document per file, a file's whole content (UTF-8); files are batched together.
+
+    Raises:
+        InvalidInput: unreadable, not UTF-8, or larger than ``MAX_RECORD_BYTES``.
+    """
     import pyarrow as pa
 
     batch: list[str] = []
     size = 0
     for path in paths:
         try:
+            length = path.stat().st_size
+            if length > MAX_RECORD_BYTES:
+                raise InvalidInput(
+                    f"{path} is {_mib(length)}: one document per file may be at most "
+                    f"{_mib(MAX_RECORD_BYTES)} (the limit per record); ingest it per line"
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
@@ -275,14 +494,26 @@ def read_text_files(paths: list[Path], progress: Progress = _noop) -> Iterator[p
 
 
 def read_text_lines(path: Path, progress: Progress = _noop) -> Iterator[pa.Array]:
-    """One document per line (``\\n``; a trailing ``\\r`` is dropped too); blank lines skipped."""
+    """One document per line (``\\n``; a trailing ``\\r`` is dropped too); blank lines skipped.
+
+    Raises:
+        InvalidInput: unreadable, not UTF-8, or a line over ``MAX_RECORD_BYTES``.
+    """
     import pyarrow as pa
 
     batch: list[str] = []
     size = 0
+    limit = MAX_RECORD_BYTES + 2  # the line, its \r and its \n
     try:
         with open(path, "rb") as f:
-            for number, raw in enumerate(f, 1):
+            number = 0
+            while raw := f.readline(limit):
+                number += 1
+                if len(raw.rstrip(b"\n").removesuffix(b"\r")) > MAX_RECORD_BYTES:
+                    raise InvalidInput(
+                        f"{path}: line {number} is longer than the limit of "
+                        f"{_mib(MAX_RECORD_BYTES)} per record"
+                    )
                 progress(len(raw))
                 line = _decode(raw, path, f" line {number}").rstrip("\n").removesuffix("\r")
                 if not line:
@@ -318,10 +549,9 @@ def read_hf_dataset(ds: Any, field: str, where: str = "dataset") -> Iterator[pa.
     rows = 0
     if isinstance(ds, datasets.Dataset):
         for table in ds.select_columns([field]).with_format("arrow").iter(batch_size=10_000):
-            yield _as_text(table.column(0), where, field, rows)
+            yield check_text(table.column(0), where, field, rows)
             rows += table.num_rows
         return
-    import pyarrow as pa
 
     buf: list[Any] = []
     for example in ds:
@@ -335,10 +565,32 @@ def read_hf_dataset(ds: Any, field: str, where: str = "dataset") -> Iterator[pa.
             )
         buf.append(value)
         if len(buf) >= 10_000:
-            yield pa.array(buf, pa.large_string())
+            yield _texts(buf, where, field, rows)
             rows, buf = rows + len(buf), []
     if buf:
-        yield pa.array(buf, pa.large_string())
+        yield _texts(buf, where, field, rows)
+
+
+def _texts(values: list[str], where: str, field: str, first_row: int) -> pa.Array:
+    """Python strings as checked text; a lone surrogate (not encodable as UTF-8) is refused."""
+    import pyarrow as pa
+
+    try:
+        array = pa.array(values, pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException) as exc:
+        bad = next(i for i, v in enumerate(values) if not _encodable(v))
+        raise InvalidInput(
+            f"{where}: {_record(first_row + bad)} is not valid UTF-8 text in field {field!r}"
+        ) from exc
+    return check_text(array, where, field, first_row)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_hf_disk(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:

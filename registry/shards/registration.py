@@ -8,7 +8,8 @@ of its bytes, so a registration is a claim about bytes the registry may not hold
 
 Registering the same shard again with the same metadata changes nothing (it may link it to
 another dataset); other metadata under a known id is a conflict; a revoked shard is never
-registered again. It is one statement per table: existence checks in chunks, Core inserts.
+registered again. It is one statement per table: existence checks in chunks, Core inserts that skip a key a
+concurrent transaction inserted first (``registry.db.upsert``), which is then checked as known.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit, limits
 from registry.catalogue.sources import source_row
 from registry.db.chunks import chunked
 from registry.db.models import Dataset, DatasetShard, Shard, Source
+from registry.db.upsert import insert_new
 from registry.entities.shards import RegisterReport, ShardIn
 from registry.errors import Conflict, InvalidInput, NotPermitted
+from registry.shards import file_locks
 from registry.shards.datasets import ensure_dataset
 from registry.shards.store import ShardStore
 
@@ -73,6 +76,7 @@ def register_shards(
         Conflict: a known id registered under another source or with other metadata.
     """
     by_id = _unique(items)
+    file_locks.hold(session, by_id)  # before anything audits: the lock order (file_locks)
     sources = {name: storable_source(session, name) for name in sorted({i.source for i in items})}
     datasets: dict[str, Dataset] = {}
     created: list[str] = []
@@ -81,14 +85,10 @@ def register_shards(
         if new:
             created.append(f"{datasets[ref].name}@{datasets[ref].version}")
 
-    existing: dict[str, Shard] = {}
-    for part in chunked(by_id):
-        existing.update((r.id, r) for r in session.scalars(select(Shard).where(Shard.id.in_(part))))
+    existing = _known(session, list(by_id))
     for shard_id, row in existing.items():
         _check_known(session, row, by_id[shard_id], sources[by_id[shard_id].source])
 
-    wanted = {(datasets[i.dataset].id, i.id) for i in items if i.dataset is not None}
-    linked = _linked(session, wanted, existing)
     new_rows = [
         {
             "id": item.id,
@@ -103,21 +103,45 @@ def register_shards(
         for item in by_id.values()
         if item.id not in existing
     ]
-    links = sorted(wanted - linked)
-    if new_rows:
-        session.execute(insert(Shard), new_rows)
-    if links:
-        session.execute(insert(DatasetShard), [{"dataset_id": d, "shard_id": s} for d, s in links])
+    # A concurrent transaction may register the same ids first: those rows are skipped here,
+    # then read back and checked like any known shard (registry.db.upsert).
+    new_ids = sorted(str(r[0]) for r in insert_new(
+        session, Shard, new_rows, key=["id"], returning=[Shard.id]
+    ))  # fmt: skip
+    raced = _known(session, [str(r["id"]) for r in new_rows if r["id"] not in set(new_ids)])
+    for shard_id, row in raced.items():
+        _check_known(session, row, by_id[shard_id], sources[by_id[shard_id].source])
+    existing.update(raced)
+
+    wanted = {(datasets[i.dataset].id, i.id) for i in items if i.dataset is not None}
+    linked = _linked(session, wanted, existing)
+    links = sorted(
+        (int(r[0]), str(r[1]))
+        for r in insert_new(
+            session,
+            DatasetShard,
+            [{"dataset_id": d, "shard_id": s} for d, s in sorted(wanted - linked)],
+            key=["dataset_id", "shard_id"],
+            returning=[DatasetShard.dataset_id, DatasetShard.shard_id],
+        )
+    )
     session.flush()
-    if new_rows or links:
-        new_ids = sorted(str(r["id"]) for r in new_rows)
+    if new_ids or links:
         _audit(session, audit_as, new_ids, links, sources, datasets)
     return RegisterReport(
-        registered=len(new_rows),
+        registered=len(new_ids),
         already_registered=len(existing),
         linked=len(links),
         datasets_created=tuple(created),
     )
+
+
+def _known(session: Session, ids: list[str]) -> dict[str, Shard]:
+    """The shard rows among ``ids`` (as of this statement)."""
+    known: dict[str, Shard] = {}
+    for part in chunked(ids):
+        known.update((r.id, r) for r in session.scalars(select(Shard).where(Shard.id.in_(part))))
+    return known
 
 
 def _unique(items: Sequence[ShardIn]) -> dict[str, ShardIn]:

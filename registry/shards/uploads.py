@@ -20,8 +20,9 @@ from registry import audit
 from registry.db.models import Shard
 from registry.entities.shards import UploadOut
 from registry.errors import IntegrityFailure, NotFound, NotPermitted, TooLarge
+from registry.shards import file_locks
 from registry.shards.lookup import shard_row
-from registry.shards.store import ShardStore, check_id
+from registry.shards.store import ShardStore, TempLock, check_id, new_temp_file
 
 
 class UploadSink:
@@ -38,9 +39,14 @@ class UploadSink:
         if store.is_local:
             base = Path(store.root) / "tmp"
             base.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=base)
+        self._lock: TempLock | None = None
+        if base is not None:  # held while this process lives: gc leaves it alone
+            name, self._lock = TempLock.create(lambda: new_temp_file(base, "upload-", ".part"))
+        else:
+            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part")
+            os.close(fd)
         self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed by finish() or discard()
 
     def write(self, chunk: bytes) -> None:
         """Raises: TooLarge: the body passed the limit (the file is discarded)."""
@@ -59,6 +65,8 @@ class UploadSink:
     def discard(self) -> None:
         self._file.close()
         self.path.unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.release()
 
 
 def check_uploadable(session: Session, shard_id: str) -> Shard:
@@ -99,7 +107,9 @@ def store_upload(session: Session, store: ShardStore, shard_id: str, sink: Uploa
                 f"shard {shard_id} is registered as {row.bytes} bytes but its content is "
                 f"{sink.size} bytes; nothing was kept"
             )
-        added = store.adopt(sink.path, shard_id)
+        guard = file_locks.Guard(session)
+        guard.hold([shard_id])  # before the audit entry: the lock order (file_locks)
+        added = store.adopt(sink.path, shard_id, guard=guard)
     finally:
         sink.discard()
     if added:

@@ -1,5 +1,11 @@
 """Checking the store against the registry: every shard's stored bytes re-hashed against its id,
-and files in the store that no shard names (what a hard crash mid-ingest leaves).
+files in the store that no shard names, and temporary files (what a hard crash mid-ingest
+leaves).
+
+Removing (``gc``) follows ``registry.shards.file_locks``: an orphan is removed only under its
+lock and only if no committed row names it by then, so a file a running ingest has placed and
+is about to commit is kept (reported in use); a temporary file only once no live process holds
+it (``ShardStore.temp_files``). On SQLite, ``gc`` needs a writer transaction.
 
 Finding one shard is ``registry.shards.lookup``; rows are written only by
 ``registry.shards.registration``; revocation is ``registry.catalogue.revocation``.
@@ -13,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.db.models import DatasetShard, Shard
-from registry.entities.shards import VerifyProblem, VerifyReport
+from registry.entities.shards import TempFileOut, VerifyProblem, VerifyReport
 from registry.errors import NotFound
+from registry.shards import file_locks
 from registry.shards.datasets import dataset_row
 from registry.shards.store import ShardStore
 
@@ -30,7 +37,9 @@ def verify_shards(
     """Re-hash the stored file of every shard (of one dataset, or all) against its id.
 
     With every shard checked (no ``dataset``), also list files in the store that no shard row
-    names: what a crash between writing files and committing leaves. ``gc`` removes them.
+    names and temporary files: what a crash between writing files and committing leaves.
+    ``gc`` removes them, except what a running transaction or process still holds (module
+    docstring).
 
     Raises:
         NotFound: an unknown dataset.
@@ -65,16 +74,31 @@ def verify_shards(
                     detail=f"stored bytes hash to {digest} ({got} bytes, registered {size})",
                 )
             )
-    orphans: tuple[str, ...] = ()
+    orphans: list[str] = []
+    in_use: list[str] = []
+    temps: list[TempFileOut] = []
+    removed_temps = 0
     if dataset is None:
-        orphans = tuple(i for i in store.ids() if i not in known)
+        orphans = [i for i in store.ids() if i not in known]
         if gc:
-            for orphan in orphans:
-                store.delete(orphan)
+            locked = [o for o in orphans if file_locks.try_hold(session, o)]
+            in_use = [o for o in orphans if o not in set(locked)]
+            committed = file_locks.named(session, locked)  # committed since the listing
+            orphans = [o for o in orphans if o not in committed]
+            for orphan in locked:
+                if orphan not in committed:
+                    store.delete(orphan)
+        for entry in store.temp_files():
+            temps.append(TempFileOut(path=entry.path, bytes=entry.bytes, stale=entry.stale))
+            if gc and entry.stale and store.remove_temp(entry):
+                removed_temps += 1
     return VerifyReport(
         checked=checked,
         bytes=total,
         problems=tuple(problems),
-        orphans=orphans,
-        orphans_removed=bool(gc and orphans),
+        orphans=tuple(orphans),
+        orphans_removed=bool(gc and len(orphans) > len(in_use)),
+        orphans_in_use=tuple(in_use),
+        temp_files=tuple(temps),
+        temp_removed=removed_temps,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import signal
@@ -12,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 import torch
@@ -19,18 +23,21 @@ from safetensors.torch import load_file, save_file
 from sqlalchemy import Engine
 
 from registry import audit, manifests, runs
-from registry.db.models import Shard, Source
+from registry.db.models import DatasetShard, Shard, Source
 from registry.entities.runs import Progress
 from registry.errors import PolicyViolation
 from registry.faults import crash_at
 from registry.runs import read_stamp
+from registry.shards.datasets import ensure_dataset
 from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
 from tests.registry.shards import shard_files
+from trainer import run as trainer_run
 from trainer.client import LocalRegistry
 from trainer.data import shard_order
 from trainer.errors import (
+    RunFailed,
     ShardIntegrityError,
     ShardMissingError,
     ShardRevokedError,
@@ -193,6 +200,72 @@ def test_bad_shard_stops_the_run_naming_it_and_fails_the_run(env: Env, damage: s
     assert target not in used and run.steps_done > 0
     assert sum(t for t, _ in used.values()) == run.steps_done * B * ROW  # steps taken are counted
     assert run.weights == [] and not (env.tmp / "model.safetensors").exists()
+
+
+def _invalid_utf8_shard(env: Env) -> str:
+    """A canonical shard whose second text is not UTF-8 (as an upload could bring), registered
+    with rows only, in dataset ``bad``; the manifest ``mb`` over it."""
+    values = [b"fine text", b"caf\xe9 au lait"]
+    offsets = pa.array([0, len(values[0]), len(values[0]) + len(values[1])], pa.int32())
+    text = pa.Array.from_buffers(
+        pa.string(), 2, [None, offsets.buffers()[1], pa.py_buffer(b"".join(values))]
+    )
+    ids = pa.array([hashlib.sha256(v).hexdigest() for v in values], pa.string())
+    tmp = env.tmp / "bad.parquet"
+    pq.write_table(pa.table({"id": ids, "text": text}), tmp)
+    shard_id, size = hash_file(tmp)
+    target = env.path(shard_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.replace(target)
+    with env.client._write() as s:
+        src = s.scalars(sa.select(Source).where(Source.name == "stdlib")).one()
+        ds, _ = ensure_dataset(s, "bad")
+        s.add(Shard(id=shard_id, source_id=src.id, bytes=size, records=2,
+                    tokens=sum(len(v) + 1 for v in values), format="parquet",
+                    store_uri=str(target)))  # fmt: skip
+        s.flush()
+        s.add(DatasetShard(dataset_id=ds.id, shard_id=shard_id))
+        s.flush()
+        manifests.create_manifest(
+            s, manifests.ManifestIn(name="mb", intended_use="research", datasets=["bad"])
+        )
+    return shard_id
+
+
+def test_a_shard_that_is_not_utf8_fails_the_run_in_one_line(env: Env, cli: Cli) -> None:
+    """Issue 19, defect 3: such a shard stops the run before its first record is used; the run
+    is failed (not interrupted) with the reason, and the CLI says so in one line."""
+    shard_id = _invalid_utf8_shard(env)
+    cli.env["PROVREG_STORE"] = str(env.store)
+    out = cli("train", "--manifest", "mb", "--steps", "4", "--batch-size", str(B),
+              "--out", str(env.tmp / "w.safetensors"), "--threads", "1", *SET_ARGS,
+              ok=False)  # fmt: skip
+    [run] = _runs(env)
+    reason = f"shard {shard_id}: record 2 is not valid UTF-8 text"
+    assert out.exit_code == 1
+    assert out.output.splitlines()[-1] == f"provreg: error: run {run.id} failed: {reason}"
+    assert "Traceback" not in out.output
+    assert (run.status, run.error) == ("failed", reason)
+
+
+def test_any_error_in_a_run_fails_it_with_the_reason(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at the first checkpoint: the run is failed with the error, the steps the
+    optimizer took are counted, and the error the caller sees names the original one."""
+
+    def full_disk(*_: Any, **__: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(trainer_run, "save_checkpoint", full_disk)
+    with pytest.raises(RunFailed, match=r"OSError: .*No space left on device") as err:
+        train_with_registry(env.client, env.spec(steps=30, checkpoint_every=10), threads=1)
+    assert isinstance(err.value.__cause__, OSError)
+    [run] = _runs(env)
+    assert run.status == "failed"
+    assert run.error == "OSError: [Errno 28] No space left on device"
+    assert run.steps_done == 10
+    assert sum(t for t, _ in _consumption(env, run.id).values()) == 10 * B * ROW
 
 
 def _runs(env: Env) -> list[runs.RunOut]:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from registry import audit, runs
 from registry.catalogue import revocation
-from registry.db.models import TrainingRun
+from registry.db.models import AuditEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.runs import Progress
 from registry.errors import Conflict, InvalidInput, PolicyViolation
+from registry.runs.processes import is_gone, this_host
 from tests.registry.runs.conftest import SHAPE, TOKENS_PER_STEP, Reg, config
 
 
@@ -103,6 +108,58 @@ def test_a_silent_run_reads_as_interrupted_and_can_be_resumed(reg: Reg) -> None:
         resumed = runs.resume_run(s, run.id)
     assert (resumed.status, resumed.recorded_status) == ("running", "running")
     assert runs.heartbeat_interval({"train": {"heartbeat_s": -1}}) == runs.DEFAULT_HEARTBEAT_S
+
+
+def _exited_pid() -> int:
+    """The pid of a process that has exited and been collected."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(child.stdout)
+
+
+def test_a_run_whose_process_exited_on_this_host_resumes_at_once(reg: Reg) -> None:
+    """Issue 19, defect 12: after a SIGKILL the heartbeat is still fresh, but the pid the run
+    recorded on this host is gone: the resume is allowed now, and says why in the log."""
+    dead = _exited_pid()
+    run = reg.open(host=this_host(), pid=dead)
+    with reg.tx() as s:
+        resumed = runs.resume_run(s, run.id, host=this_host(), pid=os.getpid())
+        assert resumed.status == "running"
+        row = s.get_one(TrainingRun, run.id)
+        assert (row.host, row.pid) == (this_host(), os.getpid())  # the new owner
+        entry = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+        assert entry.action == "run.resume"
+        payload = {"previous_status": "interrupted", "steps_done": 0,
+                   "exited_process": {"host": this_host(), "pid": dead}}  # fmt: skip
+        assert entry.payload_sha256 == audit.payload_digest(payload)
+
+
+@pytest.mark.parametrize("who", ["a live process", "another host", "no process recorded"])
+def test_a_run_whose_process_may_live_waits_for_its_heartbeat(reg: Reg, who: str) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            host, pid = {
+                "a live process": (this_host(), alive.pid),
+                "another host": ("elsewhere", _exited_pid()),
+                "no process recorded": (None, None),
+            }[who]
+            run = reg.open(host=host, pid=pid)
+            with pytest.raises(Conflict, match="is still running"), reg.tx() as s:
+                runs.resume_run(s, run.id)
+        finally:
+            alive.kill()
+
+
+def test_heartbeats_record_the_process(reg: Reg) -> None:
+    run = reg.open()
+    with reg.tx() as s:
+        runs.heartbeat(s, run.id)
+        assert s.get_one(TrainingRun, run.id).pid is None
+        runs.heartbeat(s, run.id, host="h", pid=42)
+    with reg.tx() as s:
+        row = s.get_one(TrainingRun, run.id)
+        assert (row.host, row.pid) == ("h", 42)
+    assert not is_gone("h", 42) and not is_gone(this_host(), os.getpid())
 
 
 def test_a_continued_run_extends_its_parents_chain(reg: Reg) -> None:

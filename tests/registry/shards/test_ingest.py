@@ -172,6 +172,33 @@ BAD = [
     ("bad dataset name", lambda d: [_good(d)], ["--dataset", "bad name@1"], "dataset name"),
     ("unknown format", lambda d: [_good(d)], ["--format", "xml"], "unknown format"),
     ("bad shard size", lambda d: [_good(d)], ["--shard-size", "lots"], "is not a size"),
+    # issue 19, defect 3: invalid UTF-8 is refused by every reader, naming file and line/record
+    (
+        "not UTF-8 jsonl",
+        lambda d: [_bytes(d, "u.jsonl", b'{"text":"ok"}\n\n{"text":"caf\xe9"}\n')],
+        [],
+        "u.jsonl: line 3 (record 2) is not valid UTF-8 text",
+    ),
+    (
+        "not UTF-8 parquet",
+        lambda d: [_parquet_bytes(d, [b"ok", b"caf\xe9"])],
+        [],
+        "p.parquet: record 2 is not valid UTF-8 text",
+    ),
+    (
+        "not UTF-8 csv",
+        lambda d: [_bytes(d, "u.csv", b"text\nok\ncaf\xe9\n")],
+        [],
+        "u.csv: record 2 is not valid UTF-8 text",
+    ),
+    (
+        "not UTF-8 save_to_disk",
+        lambda d: [_hf_bytes(d, [b"ok", b"ok", b"caf\xe9"])],
+        [],
+        "record 3 is not valid UTF-8 text",
+    ),
+    # issue 19, defect 8: a symlink cycle is reported as one
+    ("symlink cycle", lambda d: [_cycle(d)], [], "a symlink cycle"),
 ]
 
 
@@ -183,6 +210,33 @@ def _bytes(d: Path, name: str, data: bytes) -> str:
 def _link(d: Path) -> str:
     os.symlink(d / "gone.jsonl", d / "link.jsonl")
     return str(d / "link.jsonl")
+
+
+def _invalid_text(values: list[bytes]) -> pa.Array:
+    """A string array holding exactly these bytes, UTF-8 or not (pyarrow does not check)."""
+    offsets = [0]
+    for v in values:
+        offsets.append(offsets[-1] + len(v))
+    return pa.Array.from_buffers(
+        pa.string(),
+        len(values),
+        [None, pa.array(offsets, pa.int32()).buffers()[1], pa.py_buffer(b"".join(values))],
+    )
+
+
+def _parquet_bytes(d: Path, values: list[bytes]) -> str:
+    pq.write_table(pa.table({"text": _invalid_text(values)}), d / "p.parquet")
+    return str(d / "p.parquet")
+
+
+def _hf_bytes(d: Path, values: list[bytes]) -> str:
+    datasets.Dataset(pa.table({"text": _invalid_text(values)})).save_to_disk(str(d / "hf"))
+    return str(d / "hf")
+
+
+def _cycle(d: Path) -> str:
+    os.symlink(d / "loop.jsonl", d / "loop.jsonl")
+    return str(d / "loop.jsonl")
 
 
 def _parquet(d: Path, columns: dict[str, list[Any]]) -> str:
@@ -243,8 +297,8 @@ class _InterruptedStore(ShardStore):
         super().__init__(url)
         self.adopted: list[str] = []
 
-    def adopt(self, local_path: Path, shard_id: str) -> bool:
-        added = super().adopt(local_path, shard_id)
+    def adopt(self, local_path: Any, shard_id: str, **kw: Any) -> bool:
+        added = super().adopt(local_path, shard_id, **kw)
         self.adopted.append(shard_id)
         if len(self.adopted) == 4:
             raise KeyboardInterrupt
