@@ -19,11 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash demo/run.sh
 
+# pytest exits 5 when it collected no test: a suite that runs nothing has failed, say so.
+NO_TESTS = rc=$$?; if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests (exit 5): failing" >&2; fi; exit $$rc
+
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS); $(NO_TESTS)
 
 slow: $(STAMP)
-	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -m slow $(PYTEST_ARGS); $(NO_TESTS)
 
 faults: $(STAMP)
 	$(PY) -m pytest -q tests/faults $(PYTEST_ARGS)
