@@ -9,15 +9,32 @@
    and the median ratio of back-to-back pairs are printed (this machine's speed drifts 10%).
 2. time to first step on a large manifest (default 1 GB, ``--manifest-mb``) against the time
    to verify one of its shards: verification must not hold the first step up beyond one shard.
+3. the library in a plain loop (``examples/lstm_lm.py``'s LSTM: ``open_run``, ``run.dataset``,
+   ``run.batches``, ``run.record``, a checkpoint, stamped weights) against the same loop fed
+   from an in-memory tensor (target >= 0.97).
+4. DDP, 2 processes under torchrun (gloo, 1 thread each): ``trainer.ddp`` through provreg
+   against the same DDP job on in-memory tensors (``bench.ddp_memory``; target >= 0.95); and
+   the registry's consumption against what each rank fed, recomputed shard by shard.
+5. byte-level BPE: training on the demo corpus (the Python standard library the demo ingests)
+   through provreg (verified reads, then ``tokenizers``) against ``tokenizers`` on the same
+   texts in memory, and tokenisation throughput (``BPETokenizer`` per record, as the data
+   stream calls it, and batched) against ``tokenizers`` directly (targets >= 0.95).
 
-Usage: PYTHONPATH=. python -u -m bench.trainer [--manifest-mb 1024] [--threads N] [--device cuda] [--quick]
+Usage: PYTHONPATH=. python -u -m bench.trainer [--manifest-mb 1024] [--threads N] [--device cuda]
+    [--quick] [--only throughput,first-step,library,ddp,bpe]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
+import json
+import os
 import statistics
+import subprocess
+import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +83,7 @@ def _write(store: Path, texts: list[str]) -> tuple[str, int, int, int]:
     target = Path(ShardStore(str(store)).path_for(sid))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp.replace(target)
-    return sid, size, len(texts), sum(len(t) + 1 for t in texts)
+    return sid, size, len(texts), sum(len(t.encode()) + 1 for t in texts)
 
 
 class _CountingRegistry(LocalRegistry):
@@ -272,6 +289,272 @@ def first_step(root: Path, manifest_mb: int) -> None:
     )
 
 
+def _ab(rounds: int, a: object, b: object) -> tuple[list[float], list[float]]:
+    """``rounds`` ABBA rounds of two zero-argument measurements (rates: higher is better)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for i in range(rounds):
+        for side in ("a", "b") if i % 2 == 0 else ("b", "a"):
+            (xs if side == "a" else ys).append((a if side == "a" else b)())  # type: ignore[operator]
+    return xs, ys
+
+
+def _ratio_line(what: str, base: list[float], ours: list[float], unit: str, target: float) -> str:
+    paired = [o / b for o, b in zip(ours, base, strict=True)]
+    return (
+        f"{what}: baseline {max(base):,.0f} {unit}, provreg {max(ours):,.0f} {unit} (best of "
+        f"{len(base)} each), ratio {max(ours) / max(base):.3f}; back-to-back pairs median "
+        f"{statistics.median(paired):.3f}, spread {min(paired):.3f}..{max(paired):.3f} "
+        f"(target >= {target})"
+    )
+
+
+def library_loop(root: Path, rounds: int, quick: bool) -> None:
+    """The example's LSTM in a plain loop: through the library vs an in-memory tensor."""
+    from examples.lstm_lm import LSTMLanguageModel
+    from trainer.library import open_run
+
+    client, manifest = _registry(root, "library", shard_mb=1 / 32, n_shards=64)
+    batch, block, dim, steps, warmup = 16, 64, 128, 40 if quick else 80, 10
+
+    def step(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor) -> float:
+        logits = model(ids[:, :-1])  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.item())
+
+    # The baseline trains on the very same token blocks, read beforehand into one tensor: the
+    # numerics (and so the step time: a model learning real text is not one fed noise) match,
+    # and only the data path differs.
+    with open_run(manifest, client=client, config={}, checkpoint_dir=root / "lib-ckpt") as probe:
+        blocks = [b["input_ids"] for _, b in
+                  probe.batches(probe.dataset(block_size=block).loader(batch), steps=steps)]  # fmt: skip
+        probe.interrupt()
+    data = torch.stack(blocks)  # (steps, B, T+1)
+
+    def in_memory() -> float:
+        torch.manual_seed(0)
+        model = LSTMLanguageModel(257, dim)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        walls = []
+        for i in range(steps):
+            step(model, opt, data[i])
+            walls.append(time.perf_counter())
+        return _rate(walls, warmup, batch * (block + 1))
+
+    def library() -> float:
+        run = open_run(manifest, client=client, config={"model": {"kind": "lstm", "dim": dim}},
+                       checkpoint_dir=root / "lib-ckpt")  # fmt: skip
+        with run:
+            torch.manual_seed(0)
+            model = LSTMLanguageModel(run.tokenizer.vocab_size, dim)
+            opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+            loader = run.dataset(block_size=block).loader(batch)
+            walls = []
+            for i, b in run.batches(loader, steps=steps):
+                loss = step(model, opt, b["input_ids"])
+                run.record(b, step=i, loss=loss)
+                walls.append(time.perf_counter())
+                if i == steps // 2:
+                    run.checkpoint(model, opt, step=i)
+            run.save_weights(model, root / "lstm.safetensors")
+            run.complete()
+        return _rate(walls, warmup, batch * (block + 1))
+
+    def pipeline_s(n: int = 300) -> float:
+        """Wall seconds a batch costs the library with no model: read, verify, tokenise, pack,
+        collate, agree, record (a figure the machine's drift does not swamp)."""
+        with open_run(manifest, client=client, config={}, checkpoint_dir=root / "lib-ckpt") as run:
+            loader = run.dataset(block_size=block).loader(batch)
+            t = time.perf_counter()
+            for i, b in run.batches(loader, steps=n):
+                run.record(b, step=i)
+            spent = (time.perf_counter() - t) / n
+            run.interrupt()
+        return spent
+
+    base, ours = _ab(rounds, in_memory, library)
+    print(_ratio_line(f"library plain loop (LSTM dim {dim}, batch {batch}x{block + 1})",
+                      base, ours, "tok/s", 0.97), flush=True)  # fmt: skip
+    per_batch = min(pipeline_s() for _ in range(3))
+    step_s = batch * (block + 1) / max(base)
+    print(
+        f"  the library's data path alone: {per_batch * 1e3:.2f} ms a batch (best of 3), "
+        f"{per_batch / step_s:.2%} of an in-memory step ({step_s * 1e3:.1f} ms): a loop "
+        f"bound by it would run at {step_s / (step_s + per_batch):.3f} of in-memory",
+        flush=True,
+    )
+
+
+def _torchrun(module: str, args: list[str], env: dict[str, str]) -> dict[str, object]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", module, *args]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def ddp(root: Path, rounds: int, quick: bool) -> None:
+    """2-process DDP through provreg vs the same job on in-memory tensors; consumption check."""
+    from trainer.dataset import DataPlan, ManifestDataset
+    from trainer.tokenizer import ByteTokenizer
+
+    client, manifest = _registry(root, "ddp", shard_mb=1 / 32, n_shards=64)
+    config, batch, steps, warmup = "tiny", 16, 30 if quick else 60, 8
+    T = config_from(config).block_size
+    env = {**os.environ, "PROVREG_DATABASE_URL": f"sqlite:///{root / 'ddp'}.db",
+           "PROVREG_STORE": str(root / "ddp-store"), "PROVREG_ACTOR": "bench",
+           "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
+    run_ids: list[str] = []
+
+    def memory() -> float:
+        out = _torchrun("bench.ddp_memory", [config, str(batch), str(steps)], env)
+        return 2 * _rate(out["step_walls"], warmup, batch * (T + 1))  # type: ignore[arg-type]
+
+    def provreg() -> float:
+        args = ["--manifest", manifest, "--config", config, "--steps", str(steps),
+                "--batch-size", str(batch), "--checkpoint-every", str(steps // 2),
+                "--threads", "1", "--json", "--out", str(root / "ddp.safetensors")]  # fmt: skip
+        out = _torchrun("trainer.ddp", args, env)
+        run_ids.append(str(out["run"]))
+        return 2 * _rate(out["step_walls"], warmup, batch * (T + 1))  # type: ignore[arg-type]
+
+    base, ours = _ab(rounds, memory, provreg)
+    print(_ratio_line("DDP 2 processes x 1 thread (gloo, tiny GPT)", base, ours, "tok/s", 0.95))
+    # What each rank fed, recomputed through the dataset, against what the registry recorded.
+    ids = tuple(sorted(client.shard_ids(manifest)))
+    fed: dict[str, int] = {}
+    for rank in range(2):
+        plan = DataPlan(ids, client.shard_source(manifest), 0, ByteTokenizer(), rank, 2)
+        for i, b in enumerate(ManifestDataset(plan, block_size=T).loader(batch)):
+            if i == steps:
+                break
+            for shard, u in b["usage"].items():
+                fed[shard] = fed.get(shard, 0) + u.tokens
+    with client._read() as s:
+        from registry import runs as runs_service
+
+        for run_id in run_ids:
+            recorded = {c.shard_id: c.tokens for c in runs_service.consumption(s, run_id)}
+            if recorded != fed:
+                raise AssertionError(f"run {run_id}: consumption differs from what ranks fed")
+    print(f"  consumption of each of the {len(run_ids)} provreg runs == what the 2 ranks fed, "
+          f"shard by shard: {sum(fed.values()):,} tokens over {len(fed)} shards")  # fmt: skip
+
+
+def _demo_texts(limit_mb: float) -> list[str]:
+    """The texts the demo ingests: the standard library's own .py files (one a record)."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    paths: list[str] = []
+    for pattern in ("*.py", "json/*.py", "email/*.py", "asyncio/*.py", "importlib/*.py",
+                    "collections/*.py"):  # fmt: skip
+        paths += sorted(glob.glob(os.path.join(stdlib, pattern)))
+    texts, total = [], 0
+    for p in paths:
+        t = Path(p).read_text("utf-8", errors="replace")
+        texts.append(t)
+        total += len(t.encode())
+        if total > limit_mb * 2**20:
+            break
+    return texts
+
+
+def bpe(root: Path, rounds: int, quick: bool) -> None:
+    """BPE training and tokenisation: provreg vs ``tokenizers`` called directly."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from trainer.bpe import EOT_TOKEN, BPESettings, BPETokenizer, manifest_records, train_bpe
+
+    texts = _demo_texts(1.5 if quick else 6.0)
+    nbytes = sum(len(t.encode()) for t in texts)
+    engine = make_engine(f"sqlite:///{root / 'bpe'}.db")
+    migrate.upgrade(engine)
+    store = root / "bpe-store"
+    with transaction(engine, actor="bench") as s:
+        licences.seed(s)
+        src = sources.add_source(
+            s,
+            sources.SourceIn(name="stdlib", uri="bench:", kind="public-dataset", licence="PSF-2.0"),
+        )
+        ds = Dataset(name="demo", version="1")
+        s.add(ds)
+        s.flush()
+        rows = []
+        for i in range(0, len(texts), 64):  # about 1 MB shards, as the demo's
+            sid, size, records, tokens = _write(store, texts[i : i + 64])
+            rows.append({"id": sid, "source_id": src.id, "bytes": size, "records": records,
+                         "tokens": tokens, "format": "parquet", "status": "active",
+                         "store_uri": ShardStore(str(store)).path_for(sid)})  # fmt: skip
+        s.execute(insert(Shard), rows)
+        s.execute(insert(DatasetShard), [{"dataset_id": ds.id, "shard_id": r["id"]} for r in rows])
+        m = manifests.create_manifest(
+            s, manifests.ManifestIn(name="demo", intended_use="research", datasets=["demo"])
+        )
+    client = LocalRegistry(engine, store=str(store), actor="bench")
+    ids = client.shard_ids(m.hash)
+    ordered = list(manifest_records(client.shard_source(m.hash), ids))  # the order provreg uses
+    settings = BPESettings(vocab_size=8192)
+    files: list[bytes] = []
+
+    def direct() -> float:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=8192, min_frequency=2, special_tokens=[EOT_TOKEN],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                      show_progress=False)  # fmt: skip
+        t = time.perf_counter()
+        tok.train_from_iterator(ordered, trainer=trainer, length=len(ordered))
+        files.append(tok.to_str().encode())
+        return nbytes / (time.perf_counter() - t)
+
+    def ours() -> float:
+        t = time.perf_counter()
+        source = client.shard_source(m.hash)
+        files.append(train_bpe(manifest_records(source, ids), settings, length=len(ordered)))
+        return nbytes / (time.perf_counter() - t)
+
+    base, mine = _ab(rounds, direct, ours)
+    if len(set(files)) != 1:
+        raise AssertionError("provreg's BPE file differs from tokenizers' on the same records")
+    print(_ratio_line(f"BPE training, vocab 8192, {nbytes / 2**20:.1f} MB demo corpus "
+                      "(verified read + train vs train on texts in memory)",
+                      base, mine, "B/s", 0.95) + "; the same file, byte for byte")  # fmt: skip
+    wrapped = BPETokenizer(files[0])
+    raw = wrapped.backend
+    ordered = ordered * 3  # each sample tokenises the corpus three times: seconds, not a blink
+
+    def raw_each() -> float:
+        t = time.perf_counter()
+        n = sum(len(raw.encode(x, add_special_tokens=False).ids) + 1 for x in ordered)
+        return n / (time.perf_counter() - t)
+
+    def ours_each() -> float:
+        t = time.perf_counter()
+        n = sum(wrapped.encode_array(x).size for x in ordered)
+        return n / (time.perf_counter() - t)
+
+    def raw_batch() -> float:
+        t = time.perf_counter()
+        n = sum(len(e.ids) + 1 for e in raw.encode_batch(ordered, add_special_tokens=False))
+        return n / (time.perf_counter() - t)
+
+    def ours_batch() -> float:
+        t = time.perf_counter()
+        n = sum(len(ids) for ids in wrapped.encode_batch(ordered))
+        return n / (time.perf_counter() - t)
+
+    base, mine = _ab(rounds, raw_each, ours_each)
+    print(_ratio_line("BPE tokenisation per record (as the data stream calls it)", base, mine,
+                      "tok/s", 0.95))  # fmt: skip
+    base, mine = _ab(rounds, raw_batch, ours_batch)
+    print(_ratio_line("BPE tokenisation batched", base, mine, "tok/s", 0.95))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest-mb", type=int, default=1024)
@@ -279,15 +562,28 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto... (both sides)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="tiny only, fewer steps")
+    parser.add_argument(
+        "--only", default="throughput,first-step,library,ddp,bpe", help="comma-separated parts"
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     global THREADS, DEVICE
     THREADS = args.threads or None
     DEVICE = str(resolve_device(args.device))
     n = set_threads(THREADS)
     print(f"{n} threads, device {DEVICE}", flush=True)
+    print("the machine may be shared: compare the ratios, and the spread of the pairs", flush=True)
     with tempfile.TemporaryDirectory(prefix="provreg-bench-") as tmp:
-        throughput(Path(tmp), args.rounds, args.quick)
-        first_step(Path(tmp), args.manifest_mb)
+        if "throughput" in parts:
+            throughput(Path(tmp), args.rounds, args.quick)
+        if "first-step" in parts:
+            first_step(Path(tmp), args.manifest_mb)
+        if "library" in parts:
+            library_loop(Path(tmp), args.rounds, args.quick)
+        if "ddp" in parts and DEVICE == "cpu":
+            ddp(Path(tmp), args.rounds, args.quick)
+        if "bpe" in parts:
+            bpe(Path(tmp), args.rounds, args.quick)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import JSON_HELP, console, emit, tx
-from cli.signals import terminate_as_interrupt
+from cli.interrupts import terminate_as_interrupt
 from registry.config import get_settings
 from registry.faults import crash_point
 

@@ -220,9 +220,13 @@ def _human(out: StatementOut) -> None:
     )
     table(
         "by run or pool",
-        ["run / pool", "amount"],
+        ["run / pool", "tokens counted in", "amount"],
         [
-            [r.run_id or f"pool {r.pool_id}", format_minor(r.amount_minor, r.currency)]
+            [
+                r.run_id or f"pool {r.pool_id}",
+                r.tokenizer or "-",
+                format_minor(r.amount_minor, r.currency),
+            ]
             for r in out.by_run
         ],
     )

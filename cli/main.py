@@ -20,6 +20,7 @@ from cli import manifests as manifest_cmds
 from cli import serve as serve_cmds
 from cli import shards as shard_cmds
 from cli import sources as source_cmds
+from cli import tokenizer as tokenizer_cmds
 from cli import tokens as token_cmds
 from cli import train as train_cmds
 from cli.common import console, engine, err_console, tx
@@ -38,6 +39,9 @@ ADVICE = {
     "ingest.format": "give --format",
     "train.device": "give --device auto, cpu, cuda or mps",
     "revocation.reason": "give --reason",
+    "train.world_size": "give the --nproc-per-node and --nnodes it was started with",
+    "train.tokenizer": "give --tokenizer an id that provreg tokenizer list shows",
+    "tokenizer.settings": "give --vocab-size >= 257 and --min-frequency >= 1",
 }
 
 
@@ -79,6 +83,7 @@ app.command("ingest")(ingest_cmds.ingest)
 app.add_typer(shard_cmds.app, name="shard")
 app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(token_cmds.app, name="token")
+app.add_typer(tokenizer_cmds.app, name="tokenizer")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
 app.command("disclose")(disclose_cmds.disclose)

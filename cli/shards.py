@@ -25,7 +25,7 @@ def register(
 ) -> None:
     """Register Parquet files already in the canonical schema as they are (hash, copy, register)."""
     from cli.ingest import concurrent_write_is_a_conflict, progress_bar, summary
-    from cli.signals import terminate_as_interrupt
+    from cli.interrupts import terminate_as_interrupt
     from registry.shards.ingest import register_shard_files
     from registry.shards.readers import expand_paths, input_bytes
     from registry.shards.store import ShardStore

@@ -23,18 +23,6 @@ app.add_typer(run_app, name="run")
 app.add_typer(weights_app, name="weights")
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """``n_layer=2`` -> ("n_layer", 2): values are JSON (numbers, true/false), else strings."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise InvalidInput(f"--set {item!r} is not KEY=VALUE (e.g. n_layer=2)")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
-
-
 RegistryOpt = Annotated[
     str | None,
     typer.Option(
@@ -97,6 +85,17 @@ def train(
     heartbeat_s: Annotated[
         float, typer.Option(help="seconds between liveness updates", hidden=True)
     ] = runs.DEFAULT_HEARTBEAT_S,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(help="a registered tokenizer (id or prefix); default provreg.bytes/1"),
+    ] = None,
+    nproc_per_node: Annotated[
+        int, typer.Option(help="processes on this machine: DDP through torchrun")
+    ] = 1,
+    nnodes: Annotated[int, typer.Option(help="machines in the job (each runs this command)")] = 1,
+    rdzv_endpoint: Annotated[
+        str | None, typer.Option(help="HOST:PORT every machine of a multi-node job meets at")
+    ] = None,
     registry: RegistryOpt = None,
     token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
@@ -104,13 +103,34 @@ def train(
     """Train on a manifest's verified shards; record consumption; write stamped weights.
 
     With --registry, the run is opened and recorded through the API, and shards missing from
-    the local store are fetched from it (every byte is still verified before use)."""
-    from cli.signals import terminate_as_interrupt
-    from trainer.errors import RunFailed, ShardRevokedError, ShardUnknownError, TrainerError
-    from trainer.run import TrainSpec, train_with_registry
-
+    the local store are fetched from it (every byte is still verified before use). With
+    --nproc-per-node (and --nnodes), torchrun starts one DDP process per rank."""
     if (manifest is None) == (resume is None):
         raise InvalidInput("give --manifest to start a run, or --resume RUN to continue one")
+    if nproc_per_node < 1 or nnodes < 1:
+        raise InvalidInput("--nproc-per-node and --nnodes must be >= 1")
+    if nproc_per_node > 1 or nnodes > 1:
+        if nnodes > 1 and rdzv_endpoint is None:
+            raise InvalidInput("a multi-node job needs --rdzv-endpoint HOST:PORT")
+        forwarded: list[str] = [
+            *(["--manifest", manifest] if manifest else ["--resume", str(resume)]),
+            "--config", config, "--steps", str(steps), "--batch-size", str(batch_size),
+            "--seed", str(seed), "--checkpoint-every", str(checkpoint_every), "--out", out,
+            "--device", device, "--lr", str(lr), "--heartbeat-s", str(heartbeat_s),
+            *(["--threads", str(threads)] if threads else []),
+            *(["--warmup", str(warmup)] if warmup is not None else []),
+            *(a for s in set_ or [] for a in ("--set", s)),
+            *(["--from-weights", from_weights] if from_weights else []),
+            *(["--tokenizer", tokenizer] if tokenizer else []),
+            *(["--registry", registry] if registry else []),
+            *(["--token", token] if token else []),
+            *(["--json"] if as_json else []),
+        ]  # fmt: skip
+        raise typer.Exit(_torchrun(nproc_per_node, nnodes, rdzv_endpoint, forwarded))
+    from cli.interrupts import terminate_as_interrupt
+    from trainer.errors import RunFailed, ShardRevokedError, ShardUnknownError, TrainerError
+    from trainer.run import TrainSpec, parse_override, train_with_registry
+
     spec = None
     if manifest is not None:
         spec = TrainSpec(
@@ -126,6 +146,7 @@ def train(
             warmup=warmup,
             heartbeat_s=heartbeat_s,
             parent_weights=from_weights,
+            tokenizer=tokenizer,
         )
     client = _client(registry, token)
     try:
@@ -170,6 +191,23 @@ def train(
         console.print(f"weights {result.weights_path} sha256 {result.weights_sha256}")
 
     emit(summary, as_json, human)
+
+
+def _torchrun(nproc: int, nnodes: int, endpoint: str | None, args: list[str]) -> int:
+    """Run ``trainer.ddp`` under torchrun (this interpreter's); its exit status."""
+    import subprocess
+    import sys
+
+    rdzv = (
+        ["--standalone"]
+        if nnodes == 1
+        else ["--rdzv-backend", "c10d", "--rdzv-endpoint", str(endpoint), "--rdzv-id", "provreg"]
+    )
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", *rdzv, "--nnodes", str(nnodes),
+        "--nproc-per-node", str(nproc), "-m", "trainer.ddp", *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, check=False).returncode
 
 
 def _show_run(r: runs.RunOut, shards: list[runs.ConsumptionOut] | None) -> None:
@@ -330,7 +368,9 @@ def verify(
 def generate(
     file: str,
     prompt: Annotated[str, typer.Option(help="text to continue")] = "",
-    tokens: Annotated[int, typer.Option(help="tokens (bytes) to generate")] = 200,
+    tokens: Annotated[
+        int, typer.Option(help="tokens to generate (in the stamp's tokenizer)")
+    ] = 200,
     temperature: Annotated[float, typer.Option(help="0 is greedy")] = 0.8,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads")] = None,
@@ -356,5 +396,10 @@ def generate(
         raise InvalidInput(f"{file} is not a stamped provreg GPT: {exc}") from exc
     model.to(where)
     err_console.print(f"model from run {stamp.run}, manifest {stamp.manifest}", markup=False)
-    text = sample(model, ByteTokenizer(), prompt, tokens, temperature=temperature, seed=seed)
+    tok: Any = ByteTokenizer()
+    if stamp.tokenizer != tok.identity:  # a trained tokenizer: from the registry, verified
+        from trainer.bpe import BPETokenizer
+
+        tok = BPETokenizer(_client().tokenizer_file(stamp.tokenizer), identity=stamp.tokenizer)
+    text = sample(model, tok, prompt, tokens, temperature=temperature, seed=seed)
     print(prompt + text)

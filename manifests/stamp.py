@@ -19,9 +19,11 @@ from manifests.canonical import compact_json
 from manifests.digests import is_hex64
 from manifests.errors import StampError
 
-__all__ = ["PREFIX", "STAMP_FORMAT", "StampError", "WeightsStamp"]
+__all__ = ["PREFIX", "STAMP_FORMAT", "STAMP_FORMAT_2", "StampError", "WeightsStamp"]
 
 STAMP_FORMAT = "provreg.stamp/1"
+STAMP_FORMAT_2 = "provreg.stamp/2"  # /1 plus the manifest a trained tokenizer came from
+FORMATS = (STAMP_FORMAT, STAMP_FORMAT_2)
 PREFIX = "provreg."  # every stamp entry's key starts with it
 _KEYS = (
     "format",
@@ -41,6 +43,10 @@ class WeightsStamp:
 
     `manifest_chain` lists the manifests the weights were trained on, oldest
     first (continued training appends), so its last entry is `manifest`.
+    `tokenizer` is `provreg.bytes/1` or a trained tokenizer's SHA-256; for the latter,
+    `tokenizer_manifest` is the manifest it was trained on (itself provenance: it may differ
+    from `manifest`), and the stamp is `provreg.stamp/2`. A byte-tokenizer stamp is
+    `provreg.stamp/1`, entry for entry as before; both are read.
     Round trip: `WeightsStamp.from_metadata(s.to_metadata()) == s`.
 
     Raises:
@@ -54,11 +60,25 @@ class WeightsStamp:
     merkle_root: str
     config: dict[str, Any] = field(hash=False)
     tokenizer: str
-    format: str = STAMP_FORMAT
+    tokenizer_manifest: str | None = None
+    format: str = ""  # derived: /2 when tokenizer_manifest is set, else /1
 
     def __post_init__(self) -> None:
-        if self.format != STAMP_FORMAT:
-            raise StampError(f"unsupported stamp format {self.format!r}; expected {STAMP_FORMAT!r}")
+        expected = STAMP_FORMAT if self.tokenizer_manifest is None else STAMP_FORMAT_2
+        if self.format == "":
+            object.__setattr__(self, "format", expected)
+        if self.format not in FORMATS:
+            raise StampError(
+                f"unsupported stamp format {self.format!r}; expected one of {', '.join(FORMATS)}"
+            )
+        if self.format != expected:
+            raise StampError(
+                f"a {self.format} stamp must {'not ' if self.format == STAMP_FORMAT else ''}"
+                "name the manifest its tokenizer was trained on ('tokenizer_manifest')"
+            )
+        if self.tokenizer_manifest is not None:
+            _check_hex("tokenizer_manifest", self.tokenizer_manifest)
+            _check_hex("tokenizer", self.tokenizer)
         _check_hex("manifest", self.manifest)
         _check_hex("merkle_root", self.merkle_root)
         if not isinstance(self.manifest_chain, tuple) or not self.manifest_chain:
@@ -80,7 +100,10 @@ class WeightsStamp:
 
     def to_metadata(self) -> dict[str, str]:
         """The safetensors header entries, all strings, under the `provreg.` prefix."""
-        return {
+        extra = {}
+        if self.tokenizer_manifest is not None:
+            extra["provreg.tokenizer_manifest"] = self.tokenizer_manifest
+        return extra | {
             "provreg.format": self.format,
             "provreg.manifest": self.manifest,
             "provreg.manifest_chain": compact_json(list(self.manifest_chain)),
@@ -106,6 +129,8 @@ class WeightsStamp:
         if not isinstance(chain, list) or not all(isinstance(h, str) for h in chain):
             raise StampError("stamp entry 'provreg.manifest_chain' must be a JSON list of strings")
         config = _load_json("config", md["provreg.config"])
+        if md["provreg.format"] == STAMP_FORMAT_2 and "provreg.tokenizer_manifest" not in md:
+            raise StampError("weights file stamp is missing provreg.tokenizer_manifest")
         return cls(
             manifest=md["provreg.manifest"],
             manifest_chain=tuple(chain),
@@ -114,6 +139,11 @@ class WeightsStamp:
             merkle_root=md["provreg.merkle_root"],
             config=config,
             tokenizer=md["provreg.tokenizer"],
+            tokenizer_manifest=(
+                md.get("provreg.tokenizer_manifest")
+                if md["provreg.format"] == STAMP_FORMAT_2
+                else None
+            ),
             format=md["provreg.format"],
         )
 

@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from torch import nn
 
 from registry.faults import crash_point
-from trainer.model import GPT, load_model_state, model_state_for_save
-from trainer.stamping import fsync_dir
+from trainer.stamping import fsync_dir, load_module_state, module_state
 
 FORMAT = "provreg.checkpoint/1"
 _KEY = "provreg.checkpoint"
@@ -30,10 +30,16 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(
-    path: str | os.PathLike[str], model: GPT, optimizer: torch.optim.Optimizer, meta: dict[str, Any]
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    meta: dict[str, Any],
 ) -> None:
-    """Write model, optimizer and ``meta`` (JSON) to ``path`` atomically (tmp, fsync, rename)."""
-    tensors = {f"model.{k}": v for k, v in model_state_for_save(model).items()}
+    """Write model, optimizer and ``meta`` (JSON) to ``path`` atomically (tmp, fsync, rename).
+
+    Any ``nn.Module``: tensors that share storage (tied weights) are written once.
+    """
+    tensors = {f"model.{k}": v for k, v in module_state(model).items()}
     state = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, entry in state["state"].items():
@@ -65,7 +71,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], model: GPT, optimizer: torch.optim.Optimizer
+    path: str | os.PathLike[str], model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict[str, Any]:
     """Restore model and optimizer from ``path``; return the ``meta`` it was saved with.
 
@@ -90,7 +96,7 @@ def load_checkpoint(
     if header.get("format") != FORMAT:
         raise CheckpointError(f"unsupported checkpoint format {header.get('format')!r}")
     try:
-        load_model_state(model, model_tensors)
+        load_module_state(model, model_tensors)
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint does not fit the model: {exc}") from exc
     state: dict[Any, dict[str, Any]] = {}

@@ -14,10 +14,11 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry import runs
+from registry import runs, tokenizers
 from registry.db.engine import transaction
 from registry.entities.manifests import ManifestOut
 from registry.entities.runs import Progress, RunOut
+from registry.entities.tokenizers import TokenizerOut
 from registry.errors import DatabaseUnavailable, NotFound
 from registry.manifests import get_manifest, shard_ids
 from registry.runs.processes import this_process
@@ -75,6 +76,14 @@ class RegistryClient(Protocol):
 
     def mark_interrupted(self, run_id: str) -> RunOut: ...
 
+    def tokenizer(self, ref: str) -> TokenizerOut:
+        """A registered tokenizer by id or prefix."""
+        ...
+
+    def tokenizer_file(self, tokenizer_id: str) -> bytes:
+        """The tokenizer file's bytes (the caller hashes them against the id)."""
+        ...
+
 
 class _LocalShardSource:
     """A manifest's shards: status from the database, bytes from the store."""
@@ -93,6 +102,10 @@ class _LocalShardSource:
 
     def open_bytes(self, shard_id: str) -> bytes:
         return read_shard_bytes(self._store, shard_id)
+
+    def after_fork(self) -> None:
+        """In a DataLoader worker: never reuse the parent's database connections."""
+        self._engine.dispose(close=False)
 
 
 class LocalRegistry:
@@ -184,3 +197,31 @@ class LocalRegistry:
     def mark_interrupted(self, run_id: str) -> RunOut:
         with self._write() as s:
             return runs.mark_interrupted(s, run_id)
+
+    def tokenizer(self, ref: str) -> TokenizerOut:
+        with self._read() as s:
+            return tokenizers.get_tokenizer(s, ref)
+
+    def tokenizer_file(self, tokenizer_id: str) -> bytes:
+        """From the store, else (a store moved) from the URI the registry recorded.
+
+        Raises:
+            NotFound: unknown tokenizer, or its file is in neither place.
+        """
+        info = self.tokenizer(tokenizer_id)
+        try:
+            return tokenizers.read_tokenizer_bytes(self._store, info.id)
+        except FileNotFoundError:
+            pass
+        import fsspec
+
+        try:
+            with fsspec.open(info.store_uri, "rb") as f:
+                return bytes(f.read())
+        except FileNotFoundError as exc:
+            raise NotFound(f"tokenizer {info.id}'s file is missing ({info.store_uri})") from exc
+
+    def register_tokenizer(self, **kwargs: Any) -> tuple[TokenizerOut, bool]:
+        """``registry.tokenizers.register_tokenizer`` in one transaction (local registries only)."""
+        with self._write() as s:
+            return tokenizers.register_tokenizer(s, **kwargs)

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 import torch
 
-from trainer.tokenizer import ByteTokenizer
+from trainer.tokenizer import ByteTokenizer, TokenEncoder
 
 ORDER_SCHEME = "provreg.order/1"
 
@@ -124,13 +124,24 @@ class _Slot(NamedTuple):
     shard_id: str
 
 
-def _slots(ids: Sequence[str], seed: int, start: Cursor, max_epochs: int | None) -> Iterator[_Slot]:
+def _slots(
+    ids: Sequence[str],
+    seed: int,
+    start: Cursor,
+    max_epochs: int | None,
+    part: tuple[int, int] = (0, 1),
+) -> Iterator[_Slot]:
+    """The shard positions reader ``part[0]`` of ``part[1]`` visits from ``start``: every
+    position ``p`` of each epoch's order with ``p % readers == reader``, so readers never share
+    a position and together visit exactly the positions one reader would."""
+    reader, readers = part
     epoch = start.epoch
     pos = start.shard_pos
     while max_epochs is None or epoch < max_epochs:
         order = shard_order(ids, seed, epoch)
         for p in range(pos, len(order)):
-            yield _Slot(epoch, p, order[p])
+            if p % readers == reader:
+                yield _Slot(epoch, p, order[p])
         epoch, pos = epoch + 1, 0
 
 
@@ -268,13 +279,16 @@ class BatchStream:
         start: Cursor | None = None,
         prefetch: bool = True,
         max_epochs: int | None = None,
-        tokenizer: ByteTokenizer | None = None,
+        tokenizer: TokenEncoder | None = None,
+        part: tuple[int, int] = (0, 1),
     ) -> None:
         ids = sorted(shard_ids)
         if not ids or len(set(ids)) != len(ids):
             raise ValueError("shard_ids must be non-empty and free of duplicates")
         if seed < 0 or batch_size < 1 or block_size < 1:
             raise ValueError("need seed >= 0, batch_size >= 1 and block_size >= 1")
+        if not 0 <= part[0] < part[1]:
+            raise ValueError(f"reader {part[0]} of {part[1]} does not exist")
         order = order_digest(ids, seed)
         start = start or Cursor(order=order)
         if start.order != order:
@@ -282,7 +296,7 @@ class BatchStream:
         self._tok = tokenizer or ByteTokenizer()
         self._rows, self._row_len = batch_size, block_size + 1
         self._order = order
-        slots = _slots(ids, seed, start, max_epochs)
+        slots = _slots(ids, seed, start, max_epochs, part)
         self._shards: Iterator[_Loaded] = (
             Prefetcher(load, slots) if prefetch else _sync_loads(load, slots)
         )
@@ -362,6 +376,6 @@ class BatchStream:
         slot = self._current.slot
         if self._record < len(self._current.texts):
             return Cursor(self._order, slot.epoch, slot.pos, self._record, self._doc_pos)
-        if slot.pos + 1 < self._n_shards:
+        if slot.pos + 1 < self._n_shards:  # the next position; the reader skips others' ones
             return Cursor(self._order, slot.epoch, slot.pos + 1)
         return Cursor(self._order, slot.epoch + 1)

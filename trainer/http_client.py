@@ -25,6 +25,7 @@ import httpx
 from registry import runs
 from registry.entities.manifests import ManifestOut
 from registry.entities.runs import Progress, RunOut, WeightsReport
+from registry.entities.tokenizers import TokenizerOut
 from registry.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -131,6 +132,10 @@ class _HttpShardSource:
         except NotPermitted as exc:
             raise ShardRevokedError(exc.detail) from exc
 
+    def after_fork(self) -> None:
+        """In a DataLoader worker: a connection pool of its own."""
+        self._registry._reconnect()
+
 
 class HttpRegistry:
     """``RegistryClient`` over ``provreg serve`` at ``url``, with a trainer token.
@@ -155,12 +160,16 @@ class HttpRegistry:
         self._url = url.rstrip("/")
         self.store = store
         self._retries, self._backoff = retries, backoff_s
-        self._http = httpx.Client(
-            base_url=self._url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self._client_args: dict[str, Any] = {
+            "base_url": self._url,
+            "headers": {"Authorization": f"Bearer {token}"},
+            "timeout": timeout,
+            "transport": transport,
+        }
+        self._http = httpx.Client(**self._client_args)
+
+    def _reconnect(self) -> None:
+        self._http = httpx.Client(**self._client_args)
 
     def __enter__(self) -> HttpRegistry:
         return self
@@ -301,6 +310,20 @@ class HttpRegistry:
         return RunOut.model_validate(
             self._post(f"/runs/{run_id}/interrupted", idempotent=False).json()
         )
+
+    def tokenizer(self, ref: str) -> TokenizerOut:
+        return TokenizerOut.model_validate(self._get(f"/tokenizers/{ref}").json())
+
+    def tokenizer_file(self, tokenizer_id: str) -> bytes:
+        """Local store first, else the server; the caller hashes whatever comes back."""
+        if self.store is not None:
+            from registry.tokenizers import read_tokenizer_bytes
+
+            try:
+                return read_tokenizer_bytes(self.store, tokenizer_id)
+            except FileNotFoundError:
+                pass
+        return self._get(f"/tokenizers/{tokenizer_id}/content").content
 
     # -- beyond training ---------------------------------------------------------------------
 

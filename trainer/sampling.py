@@ -6,13 +6,13 @@ import torch
 from torch.nn import functional as F
 
 from trainer.model import GPT
-from trainer.tokenizer import ByteTokenizer
+from trainer.tokenizer import TokenEncoder
 
 
 @torch.no_grad()
 def generate(
     model: GPT,
-    tokenizer: ByteTokenizer,
+    tokenizer: TokenEncoder,
     prompt: str,
     max_new_tokens: int,
     temperature: float = 0.8,

@@ -4,21 +4,41 @@ Bytes need no vocabulary file, so the tokenizer is fully named by its
 `identity`, and the number of tokens of a record is known at ingest time
 (`count_tokens`, owned by the registry, which
 records it per shard at ingest) without running any model code.
+
+`TokenEncoder` is what the data stream needs of any tokenizer: this one, or a trained
+byte-level BPE (`trainer.bpe.BPETokenizer`), whose identity is its file's SHA-256.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 
 from registry.shards.token_count import TOKENIZER as IDENTITY
 from registry.shards.token_count import count_tokens
 
-__all__ = ["EOT", "IDENTITY", "VOCAB_SIZE", "ByteTokenizer", "count_tokens"]
+__all__ = ["EOT", "IDENTITY", "VOCAB_SIZE", "ByteTokenizer", "TokenEncoder", "count_tokens"]
 
 EOT = 256
 VOCAB_SIZE = 257
+
+
+class TokenEncoder(Protocol):
+    """A tokenizer as training sees it: a name that goes into the run, and documents to ids."""
+
+    identity: str  # provreg.bytes/1, or a trained tokenizer's SHA-256
+    vocab_size: int
+    eot: int
+
+    def encode(self, text: str, *, eot: bool = True) -> list[int]: ...
+
+    def encode_array(self, text: str, *, eot: bool = True) -> np.ndarray:
+        """Token ids of one document as int64, ending with ``eot`` when asked."""
+        ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
 
 
 class ByteTokenizer:

@@ -191,18 +191,26 @@ def train(
     return result
 
 
-def _step(
-    model: GPT,
+def optimizer_step(
+    model: torch.nn.Module,
     opt: torch.optim.Optimizer,
-    batch: Batch,
+    tokens: torch.Tensor,
+    *,
     step: int,
     lr: float,
     grad_clip: float,
-) -> StepResult:
+) -> float:
+    """One update of a next-token model on ``tokens`` (B, T+1); the loss before it.
+
+    ``model(x, y)`` returns ``(logits, loss)`` (the GPT, or a ``DistributedDataParallel`` of it).
+
+    Raises:
+        TrainingDivergedError: the loss is not finite (nothing is stepped).
+    """
     device = next(model.parameters()).device
     for group in opt.param_groups:
         group["lr"] = lr
-    x, y = batch.x.to(device), batch.y.to(device)  # (B, T), (B, T)
+    x, y = tokens[:, :-1].to(device), tokens[:, 1:].to(device)  # (B, T), (B, T)
     _, loss = model(x, y)
     if loss is None or not torch.isfinite(loss):
         raise TrainingDivergedError(f"loss is {loss} at step {step}; stopping before the update")
@@ -211,9 +219,21 @@ def _step(
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     opt.step()
+    return float(loss.item())
+
+
+def _step(
+    model: GPT,
+    opt: torch.optim.Optimizer,
+    batch: Batch,
+    step: int,
+    lr: float,
+    grad_clip: float,
+) -> StepResult:
+    loss = optimizer_step(model, opt, batch.tokens, step=step, lr=lr, grad_clip=grad_clip)
     return StepResult(
         step=step,
-        loss=loss.item(),
+        loss=loss,
         lr=lr,
         tokens=batch.tokens.numel(),
         attribution=batch.attribution,

@@ -20,6 +20,7 @@ from api.routes import (
     runs,
     shards,
     sources,
+    tokenizers,
     tokens,
 )
 
@@ -36,5 +37,6 @@ ROUTERS: list[APIRouter] = [
     ledger.router,
     audit.router,
     tokens.router,
+    tokenizers.router,
     disclosures.router,
 ]

@@ -363,3 +363,27 @@ class ApiToken(Base):
 
 # Tables that the database itself refuses to UPDATE or DELETE from (see the initial migration).
 APPEND_ONLY_TABLES = ("manifests", "manifest_shards", "ledger_entries", "disclosures")
+
+
+# --- tokenizers (issue #16) --------------------------------------------------------------------
+
+
+class Tokenizer(Base):
+    """A trained tokenizer file, content-addressed: ``id`` is the SHA-256 of its bytes.
+
+    ``manifest_hash`` is the manifest its training text came from (provenance: a tokenizer
+    trained on one manifest may serve runs on another); ``settings`` is the canonical JSON of
+    everything that, with that manifest, reproduces the same bytes.
+    """
+
+    __tablename__ = "tokenizers"
+    __table_args__ = (Index("ix_tokenizers_manifest", "manifest_hash"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    vocab_size: Mapped[int] = mapped_column(Integer)
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    settings: Mapped[str] = mapped_column(Text)
+    store_uri: Mapped[str] = mapped_column(String(2000))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

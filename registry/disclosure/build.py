@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from manifests.document import format_timestamp
 from manifests.merkle import ALGORITHM
 from registry import ledger
-from registry.db.models import Manifest, ManifestShard, Shard, Source
+from registry.db.models import Manifest, ManifestShard, Shard, Source, Tokenizer
 from registry.disclosure.aggregate import aggregate
 from registry.disclosure.facts import (
     Compensation,
@@ -63,6 +63,7 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
                 parent_run=r.parent_run_id,
                 status=r.status,
                 tokenizer=r.tokenizer,
+                tokenizer_manifest=_tokenizer_manifest(session, r.tokenizer),
                 code_version=r.code_version,
                 steps_done=r.steps_done,
                 started_at=format_timestamp(r.started_at),
@@ -100,6 +101,11 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
         ),
         shards=tuple(_shard_files(session, chain)) if with_shards else (),
     )
+
+
+def _tokenizer_manifest(session: Session, tokenizer: str) -> str | None:
+    row = session.get(Tokenizer, tokenizer)
+    return row.manifest_hash if row is not None else None
 
 
 def verification_steps(manifest: str, root: str, leaves: int) -> tuple[str, ...]:

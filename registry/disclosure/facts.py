@@ -170,7 +170,8 @@ class RunRef(Frozen):
     manifest: str
     parent_run: str | None
     status: str
-    tokenizer: str
+    tokenizer: str  # provreg.bytes/1, or a trained tokenizer's SHA-256
+    tokenizer_manifest: str | None = None  # the manifest a trained tokenizer was trained on
     code_version: str
     steps_done: int
     started_at: str

@@ -97,6 +97,7 @@ class RunSubtotal(Entity):
     currency: str
     amount_minor: int
     entries: int
+    tokenizer: str | None = None  # a run's: the tokens it was priced by are counted in it
 
 
 class SourceSubtotal(Entity):

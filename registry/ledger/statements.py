@@ -13,6 +13,7 @@ from sqlalchemy import Select, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry.catalogue.contributors import contributor_row
+from registry.db.chunks import chunked
 from registry.db.models import Contributor, LedgerEntry, Manifest, Pool, Source, TrainingRun
 from registry.entities.ledger import (
     LedgerEntryOut,
@@ -100,13 +101,21 @@ def statement(
             acc[0] += e.amount_minor
             acc[1] += 1
         totals[e.currency] += e.amount_minor
+    tokenizers = _tokenizers(session, {r for r, _, _ in by_run if r is not None})
     return StatementOut(
         contributor=person.name,
         date_from=date_from,
         date_to=date_to,
         entries=tuple(entries),
         by_run=tuple(
-            RunSubtotal(run_id=r, pool_id=p, currency=c, amount_minor=a, entries=n)
+            RunSubtotal(
+                run_id=r,
+                pool_id=p,
+                currency=c,
+                amount_minor=a,
+                entries=n,
+                tokenizer=tokenizers.get(r) if r else None,
+            )
             for (r, p, c), (a, n) in sorted(
                 by_run.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0, kv[0][2])
             )
@@ -117,6 +126,16 @@ def statement(
         ),
         totals=money(totals),
     )
+
+
+def _tokenizers(session: Session, run_ids: set[str]) -> dict[str, str]:
+    """Each run's tokenizer: a statement says in which tokens each run's charge was counted."""
+    out: dict[str, str] = {}
+    for chunk in chunked(sorted(run_ids)):
+        query = select(TrainingRun.id, TrainingRun.tokenizer).where(TrainingRun.id.in_(chunk))
+        for run_id, tokenizer in session.execute(query):
+            out[run_id] = tokenizer
+    return out
 
 
 def _compensated(session: Session, *where: Any) -> int:

@@ -29,13 +29,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from manifests.canonical import compact_json
+from manifests.digests import is_hex64
 from registry import audit, limits
 from registry.db.chunks import chunked
-from registry.db.models import Consumption, Manifest, ManifestShard, Shard, TrainingRun, Weights
+from registry.db.models import (
+    Consumption,
+    Manifest,
+    ManifestShard,
+    Shard,
+    Tokenizer,
+    TrainingRun,
+    Weights,
+)
 from registry.db.paging import keyset
 from registry.db.types import utcnow
 from registry.entities.runs import ConsumptionOut, Progress, RunOut
-from registry.errors import Conflict, ImplausibleReport, InvalidInput
+from registry.errors import Conflict, ImplausibleReport, InvalidInput, NotFound
 from registry.manifests import check_usable, manifest_row
 from registry.runs._rows import is_stale, run_out, run_row, running_row
 from registry.runs.processes import is_gone
@@ -173,7 +182,8 @@ def open_run(
     trainer process (``processes.this_process()``), when the caller knows it.
 
     Raises:
-        NotFound: unknown manifest or parent run.
+        NotFound: unknown manifest, parent run or tokenizer (a SHA-256 id that is not
+            registered; ``provreg.bytes/1`` needs no row).
         InvalidInput: a seed out of range, an empty or too long tokenizer or code version, a
             config that is not JSON or does not declare its stream (``StreamShape.of``), or a
             parent run that has not completed.
@@ -187,6 +197,8 @@ def open_run(
         raise InvalidInput("a run needs a tokenizer identity and a code version")
     limits.check_text(tokenizer, "tokenizer identity", limits.LABEL)
     limits.check_text(code_version, "code version", limits.LABEL)
+    if is_hex64(tokenizer) and session.get(Tokenizer, tokenizer) is None:
+        raise NotFound(f"tokenizer {tokenizer} is not registered", field="train.tokenizer")
     config_json = _json(config, "run config")
     StreamShape.of(config)
     parent = None

@@ -25,7 +25,7 @@ from manifests.digests import is_hex64
 from manifests.errors import StampError
 from manifests.stamp import PREFIX, WeightsStamp
 from registry import audit
-from registry.db.models import TrainingRun, Weights
+from registry.db.models import Tokenizer, TrainingRun, Weights
 from registry.entities.runs import WeightsOut, WeightsReport
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.manifests import get_manifest, manifest_row
@@ -294,4 +294,11 @@ def _stamp_vs_run(session: Session, stamp: WeightsStamp, run: TrainingRun) -> li
         problems.append(f"the stamp's model config differs from run {run.id}'s")
     if stamp.tokenizer != run.tokenizer:
         problems.append(f"the stamp's tokenizer {stamp.tokenizer!r} is not {run.tokenizer!r}")
+    trained = session.get(Tokenizer, run.tokenizer)
+    recorded_on = trained.manifest_hash if trained is not None else None
+    if stamp.tokenizer_manifest != recorded_on:
+        problems.append(
+            f"the stamp says tokenizer {stamp.tokenizer} was trained on manifest "
+            f"{stamp.tokenizer_manifest}, the registry says {recorded_on}"
+        )
     return problems

@@ -1,9 +1,14 @@
-"""Token counts as the trainer's tokenizer sees them, so the ledger prices what the model reads.
+"""Token counts in ``provreg.bytes/1``: what a shard registers, and the default run tokenizer.
 
-The trainer's tokenizer is byte-level: a document is its UTF-8 bytes, one token each, followed by
-one end-of-text token. ``count_tokens(text) == len(text.encode("utf-8")) + 1``. Any other
-tokenizer the trainer adopts must change this module too (and bump ``TOKENIZER``), or the counts
-registered at ingest no longer match what a run consumes.
+``provreg.bytes/1`` is byte-level: a document is its UTF-8 bytes, one token each, followed by
+one end-of-text token. ``count_tokens(text) == len(text.encode("utf-8")) + 1``. A shard's
+registered ``tokens`` are always these: they describe the shard, whatever a run reads it with,
+and the verified reader checks a shard's bytes against them.
+
+A run may use a trained tokenizer instead (``registry.tokenizers``, a byte-level BPE): the run
+names it, and the consumption it records, and so what the ledger prices, is counted in that
+tokenizer's tokens (the statements say which). A change to this byte scheme must bump
+``TOKENIZER``, or the counts registered at ingest no longer match what a run consumes.
 """
 
 from __future__ import annotations

@@ -105,3 +105,20 @@ def test_the_pure_core_loads_no_torch_safetensors_or_database() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_trained_tokenizer_stamp_is_format_2_and_a_byte_stamp_stays_format_1() -> None:
+    old = make_stamp()
+    assert old.format == "provreg.stamp/1" and "provreg.tokenizer_manifest" not in old.to_metadata()
+    new = make_stamp(tokenizer="d" * 64, tokenizer_manifest=M0)
+    md = new.to_metadata()
+    assert md["provreg.format"] == "provreg.stamp/2" and md["provreg.tokenizer_manifest"] == M0
+    assert WeightsStamp.from_metadata(md) == new
+    # a /1 stamp read by this code, with an entry it does not know, is still /1
+    assert WeightsStamp.from_metadata(old.to_metadata() | {"provreg.other": "x"}) == old
+    with pytest.raises(StampError, match=r"missing provreg\.tokenizer_manifest"):
+        WeightsStamp.from_metadata({k: v for k, v in md.items() if "tokenizer_manifest" not in k})
+    with pytest.raises(StampError, match="tokenizer_manifest"):
+        make_stamp(tokenizer="d" * 64, tokenizer_manifest="nope")
+    with pytest.raises(StampError, match="must not name"):
+        make_stamp(format="provreg.stamp/1", tokenizer="d" * 64, tokenizer_manifest=M0)

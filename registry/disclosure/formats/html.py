@@ -155,12 +155,20 @@ def _provenance(facts: DisclosureFacts) -> str:
     if facts.runs:
         parts.append(
             table(
-                ("Run", "Manifest", "Status", "Steps", "Finished"),
+                ("Run", "Manifest", "Tokenizer", "Status", "Steps", "Finished"),
                 [
-                    (r.id, r.manifest, r.status, num(r.steps_done), r.finished_at or "—")
+                    (
+                        r.id,
+                        r.manifest,
+                        r.tokenizer
+                        + (f" (trained on {r.tokenizer_manifest})" if r.tokenizer_manifest else ""),
+                        r.status,
+                        num(r.steps_done),
+                        r.finished_at or "—",
+                    )
                     for r in facts.runs
                 ],
-                numeric=(3,),
+                numeric=(4,),
             )
         )
     if facts.weights:

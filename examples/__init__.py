@@ -1,0 +1,1 @@
+"""Runnable examples of provreg as a library (not installed with the package)."""
