@@ -1,6 +1,6 @@
 """tokenizers: trained tokenizer files, content-addressed, with the manifest they came from
 
-Revision ID: 0006
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 03:50:00.000000
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
