@@ -121,19 +121,22 @@ def _json(value: Any, what: str) -> str:
 class StreamShape:
     """What a run's config says about the token stream it trains on (``trainer/data.py``).
 
-    Every optimizer step takes one batch: ``batch_size`` rows of ``block_size + 1`` consecutive
-    stream tokens (inputs are a row without its last token, targets without its first). Rows
-    do not overlap, so after ``s`` steps a run has consumed exactly ``s * tokens_per_step``
-    tokens, and its stream has run ``ceil(that / manifest tokens)`` epochs at most.
+    Every optimizer step takes one batch on each of ``world_size`` processes (a torchrun job
+    declares it as ``world_size``; one process otherwise): ``batch_size`` rows of
+    ``block_size + 1`` consecutive stream tokens (inputs are a row without its last token,
+    targets without its first). Rows do not overlap, so after ``s`` steps a run has consumed
+    exactly ``s * tokens_per_step`` tokens, and its stream has run
+    ``ceil(that / manifest tokens)`` epochs at most.
     """
 
     steps: int
     batch_size: int
     block_size: int
+    world_size: int = 1
 
     @property
     def tokens_per_step(self) -> int:
-        return self.batch_size * (self.block_size + 1)
+        return self.world_size * self.batch_size * (self.block_size + 1)
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> StreamShape:
@@ -149,6 +152,7 @@ class StreamShape:
             "train.steps": train.get("steps") if isinstance(train, dict) else None,
             "train.batch_size": train.get("batch_size") if isinstance(train, dict) else None,
             "model.block_size": model.get("block_size") if isinstance(model, dict) else None,
+            "world_size": config.get("world_size", 1),
         }
         sizes = {k: v for k, v in found.items() if type(v) is int and 1 <= v <= limits.MAX_SAFE_INT}
         bad = [k for k in found if k not in sizes]
@@ -157,7 +161,12 @@ class StreamShape:
                 f"run config must give {', '.join(bad)} as whole numbers from 1 to 2**53-1: "
                 "the registry checks a run's consumption against its steps, batch and block sizes"
             )
-        shape = cls(sizes["train.steps"], sizes["train.batch_size"], sizes["model.block_size"])
+        shape = cls(
+            sizes["train.steps"],
+            sizes["train.batch_size"],
+            sizes["model.block_size"],
+            sizes["world_size"],
+        )
         if shape.steps * shape.tokens_per_step > limits.MAX_SAFE_INT:
             raise InvalidInput(
                 f"a run of {shape.steps:,} steps of {shape.tokens_per_step:,} tokens would "
@@ -306,6 +315,10 @@ def _check_delta(session: Session, manifest: str, delta: Mapping[str, tuple[int,
         raise InvalidInput(f"shard {strangers[0]} is not in manifest {manifest}")
 
 
+def _processes(world_size: int) -> str:
+    return f"{world_size} processes x " if world_size > 1 else ""
+
+
 def _implausible(
     session: Session,
     row: TrainingRun,
@@ -335,8 +348,9 @@ def _implausible(
     reported = int(recorded or 0) + added
     if reported != consumed:
         return (
-            f"{reported:,} tokens in {steps:,} steps; {steps:,} steps of {shape.batch_size} "
-            f"rows of {shape.block_size + 1} tokens are exactly {consumed:,}"
+            f"{reported:,} tokens in {steps:,} steps; {steps:,} steps of "
+            f"{_processes(shape.world_size)}{shape.batch_size} rows of {shape.block_size + 1} "
+            f"tokens are exactly {consumed:,}"
         )
     manifest = session.get(Manifest, row.manifest_hash)
     stream = manifest.total_tokens if manifest is not None else 0

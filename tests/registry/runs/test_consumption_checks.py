@@ -60,6 +60,23 @@ def test_honest_reports_over_several_epochs_are_accepted(reg: Reg) -> None:
     assert reg.consumption(run.id) == {a: (4000, 20), b: (4002, 22), c: (4003, 1)}
 
 
+def test_a_torchrun_job_consumes_its_world_size_times_the_batch(reg: Reg) -> None:
+    """Each of ``world_size`` processes takes a batch per step (trainer/ddp.py declares it)."""
+    a = reg.ids[0]
+    two = reg.open(config={**SHAPE, "world_size": 2})
+    with reg.tx() as s:
+        runs.record_progress(s, two.id, _report(3, {a: (3 * 2 * TOKENS_PER_STEP, 1)}))
+    assert reg.consumption(two.id) == {a: (42, 1)}
+    one = reg.open()
+    with (
+        pytest.raises(ImplausibleReport, match="42 tokens in 3 steps; 3 steps of 1 rows"),
+        reg.tx() as s,
+    ):
+        runs.record_progress(s, one.id, _report(3, {a: (42, 1)}))
+    with pytest.raises(InvalidInput, match="world_size"):
+        reg.open(config={**SHAPE, "world_size": 0})
+
+
 # Each bad report follows a good one (2 steps, 14 tokens of shard 0); the run is 100 steps of 7
 # tokens over the shards of ``reg`` (1000 steps where it says so): (what, steps done, delta by
 # shard index, message).
