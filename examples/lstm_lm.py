@@ -114,7 +114,14 @@ def main() -> None:
     # it rebuilds the model; the rest is the run's record of how it was trained.
     config = {
         "model": {"kind": "lstm", "dim": args.dim},
-        "train": {"steps": args.steps, "block_size": args.block_size, "lr": args.lr},
+        # steps, batch_size and block_size declare the stream: the registry checks each report
+        # against them (steps x batch_size rows of block_size + 1 tokens, exactly).
+        "train": {
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "block_size": args.block_size,
+            "lr": args.lr,
+        },
     }
     with open_run(
         args.manifest,

@@ -139,19 +139,25 @@ class StreamShape:
         return self.world_size * self.batch_size * (self.block_size + 1)
 
     @classmethod
-    def of(cls, config: Mapping[str, Any]) -> StreamShape:
+    def of(cls, config: Mapping[str, Any]) -> StreamShape | None:
         """The shape ``config`` declares (``train.steps``, ``train.batch_size``,
-        ``model.block_size``).
+        ``model.block_size``, or ``train.block_size`` for a model that has none), or None when it declares none of them: a loop of its own
+        (``trainer.library``, e.g. one that tokenises records itself) whose reports are checked
+        without a shape (``_implausible``).
 
         Raises:
-            InvalidInput: one is missing or not a whole number >= 1, or the run's stream would
-                exceed ``limits.MAX_SAFE_INT`` tokens.
+            InvalidInput: some are given and one is missing or not a whole number >= 1, or the
+                run's stream would exceed ``limits.MAX_SAFE_INT`` tokens.
         """
         train, model = config.get("train"), config.get("model")
+        train = train if isinstance(train, dict) else {}
+        model = model if isinstance(model, dict) else {}
+        if not ({"steps", "batch_size", "block_size"} & train.keys() or "block_size" in model):
+            return None
         found = {
-            "train.steps": train.get("steps") if isinstance(train, dict) else None,
-            "train.batch_size": train.get("batch_size") if isinstance(train, dict) else None,
-            "model.block_size": model.get("block_size") if isinstance(model, dict) else None,
+            "train.steps": train.get("steps"),
+            "train.batch_size": train.get("batch_size"),
+            "model.block_size": model.get("block_size", train.get("block_size")),
             "world_size": config.get("world_size", 1),
         }
         sizes = {k: v for k, v in found.items() if type(v) is int and 1 <= v <= limits.MAX_SAFE_INT}
@@ -333,20 +339,22 @@ def _implausible(
     (``StreamShape``): after ``s`` steps the run consumed exactly ``s * tokens_per_step``
     tokens; of each shard at most its tokens and records times the epochs that many tokens
     span; and a record completes with its end-of-text token, so never more records than tokens.
+    A run that declares no shape gets the last two checks, its epochs counted from what it
+    reported.
     """
     try:
         shape = StreamShape.of(json.loads(row.config))
     except InvalidInput as exc:
         return f"its config cannot be checked against: {exc.detail}"
     steps = progress.steps_done
-    if steps > shape.steps:
+    if shape is not None and steps > shape.steps:
         return f"step {steps:,} is beyond the run's {shape.steps:,} steps"
-    consumed = steps * shape.tokens_per_step
     recorded = session.scalar(
         select(func.coalesce(func.sum(Consumption.tokens), 0)).where(Consumption.run_id == row.id)
     )
     reported = int(recorded or 0) + added
-    if reported != consumed:
+    consumed = reported if shape is None else steps * shape.tokens_per_step
+    if shape is not None and reported != consumed:
         return (
             f"{reported:,} tokens in {steps:,} steps; {steps:,} steps of "
             f"{_processes(shape.world_size)}{shape.batch_size} rows of {shape.block_size + 1} "

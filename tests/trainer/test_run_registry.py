@@ -33,7 +33,7 @@ from registry.shards.store import ShardStore, hash_file
 from tests.conftest import Cli, snapshot
 from tests.registry import factories as f
 from tests.registry.shards import shard_files
-from trainer import run as trainer_run
+from trainer import library as trainer_library
 from trainer.client import LocalRegistry
 from trainer.data import shard_order
 from trainer.errors import (
@@ -257,7 +257,7 @@ def test_any_error_in_a_run_fails_it_with_the_reason(
     def full_disk(*_: Any, **__: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(trainer_run, "save_checkpoint", full_disk)
+    monkeypatch.setattr(trainer_library, "save_checkpoint", full_disk)
     with pytest.raises(RunFailed, match=r"OSError: .*No space left on device") as err:
         train_with_registry(env.client, env.spec(steps=30, checkpoint_every=10), threads=1)
     assert isinstance(err.value.__cause__, OSError)

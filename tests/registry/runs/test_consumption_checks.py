@@ -36,7 +36,7 @@ def _report(steps: int, delta: dict[str, tuple[int, int]]) -> Progress:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"train": {}},
+        {"train": {"block_size": 6}},  # a shape half declared
         {"train": {"steps": 10, "batch_size": 1}},  # no model.block_size
         {"train": {"steps": 0, "batch_size": 1}, "model": {"block_size": 6}},
         {"train": {"steps": True, "batch_size": 1}, "model": {"block_size": 6}},
@@ -75,6 +75,21 @@ def test_a_torchrun_job_consumes_its_world_size_times_the_batch(reg: Reg) -> Non
         runs.record_progress(s, one.id, _report(3, {a: (42, 1)}))
     with pytest.raises(InvalidInput, match="world_size"):
         reg.open(config={**SHAPE, "world_size": 0})
+
+
+def test_a_loop_of_its_own_shape_is_checked_per_shard(reg: Reg, engine: Engine) -> None:
+    """A config that declares no stream (a library loop that tokenises records itself) is
+    accepted; its reports still cannot take more of a shard than the epochs they span."""
+    a, b, _ = reg.ids
+    run = reg.open(config={"model": {"kind": "lstm"}})
+    with reg.tx() as s:  # 2,500 tokens: one epoch of 6,003 at most, so at most 2,000 of a
+        runs.record_progress(s, run.id, _report(1, {a: (2000, 10), b: (500, 2)}))
+    assert reg.consumption(run.id) == {a: (2000, 10), b: (500, 2)}
+    other = reg.open(config={"model": {"kind": "lstm"}})
+    with pytest.raises(ImplausibleReport, match="so at most 2,000 tokens"), reg.tx() as s:
+        runs.record_progress(s, other.id, _report(1, {a: (2001, 10)}))
+    with pytest.raises(ImplausibleReport, match="records of shard"), reg.tx() as s:
+        runs.record_progress(s, reg.open(config={}).id, _report(1, {b: (3, 4)}))
 
 
 # Each bad report follows a good one (2 steps, 14 tokens of shard 0); the run is 100 steps of 7
