@@ -61,6 +61,7 @@ def _insert(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> Non
         return
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).on_conflict_do_nothing()
+    stmt = insert(model.__table__).on_conflict_do_nothing()  # Core: no ORM bulk bookkeeping
+    conn = session.connection()
     for start in range(0, len(rows), _BATCH):
-        session.execute(stmt, list(rows[start : start + _BATCH]))
+        conn.execute(stmt, list(rows[start : start + _BATCH]))
