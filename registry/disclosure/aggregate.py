@@ -189,7 +189,7 @@ def record_facts(
         }
     )
     total_bytes = sum(int(d[2]) for d in domains)
-    keep = relevant_domain_count(len(domains))
+    keep = max(TOP_DOMAINS_MIN, relevant_domain_count(len(domains)))
     return RecordFacts(
         basis=RECORD_DOMAIN_BASIS,
         rule=RULE,

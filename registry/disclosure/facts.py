@@ -136,8 +136,9 @@ class RecordLicence(Frozen):
 
 class RecordFacts(Frozen):
     """What the records themselves say (v2 shards), summed from the per-shard rows ingest wrote,
-    never read from the shard files. ``domains`` holds the top 10% of domains by content size
-    (``registry.disclosure.domain_rule``; the EU summary cuts it to the SME rule when asked)."""
+    never read from the shard files. ``domains`` holds the largest domains by content size: the
+    top 10% (``registry.disclosure.domain_rule``) or 10, whichever is more; the EU summary lists
+    exactly what the template's rule keeps (for an SME too)."""
 
     basis: str
     rule: str

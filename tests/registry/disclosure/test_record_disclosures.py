@@ -22,7 +22,8 @@ FIELDS = RecordFields(url="url", author="by", licence="lic", created="at")
 
 def _rows() -> list[dict[str, Any]]:
     """25 registrable domains: site{i}.co.uk holds i+1 records of 10 bytes each (two hosts
-    each); tie.example.com and tie.example.org hold 5 records each (a tie broken by name)."""
+    each); tie.example.com and tie.example.org hold 21 records each, 210 bytes like site20 (a
+    tie broken by name)."""
     rows: list[dict[str, Any]] = []
     for i in range(23):
         for n in range(i + 1):
@@ -31,8 +32,8 @@ def _rows() -> list[dict[str, Any]]:
                          "url": f"https://{host}.site{i}.co.uk/{n}", "by": f"a{n % 4}",
                          "lic": None, "at": f"2024-0{1 + i % 9}-1{n % 9}"})  # fmt: skip
     for tld in ("com", "org"):
-        for n in range(5):
-            rows.append({"text": f"tie-{tld}-{n}".ljust(10, "y"), "url": f"http://tie.example.{tld}/{n}",
+        for n in range(21):
+            rows.append({"text": f"t-{tld}-{n}".ljust(10, "y"), "url": f"http://tie.example.{tld}/{n}",
                          "by": None, "lic": "CC-BY-NC-4.0", "at": None})  # fmt: skip
     rows.append({"text": "no url here", "url": None, "by": "a0", "lic": None, "at": "2023-06-01"})
     return rows
@@ -64,15 +65,20 @@ def test_record_figures_come_from_the_rows_without_opening_a_shard(
         r = disclosure.build_facts(s, manifest).records
     assert r is not None and r.shards > 1
     assert r.domains_total == 25
-    # 10% of 25 is 2.5 -> 3: site22 (23 records, 230 bytes), site21 (220), site20 (210)
-    assert [(d.domain, d.records, d.bytes) for d in r.domains] == [
-        ("site22.co.uk", 23, 230), ("site21.co.uk", 22, 220), ("site20.co.uk", 21, 210),
+    # the largest ten (10% of 25 would be 3)
+    got = [(d.domain, d.records, d.bytes) for d in r.domains]
+    # site20 and tie.example.com / .org (registrable: example.com, example.org) hold 210
+    # bytes each: ranked by name
+    assert got[:6] == [
+        ("site22.co.uk", 23, 230), ("site21.co.uk", 22, 220), ("example.com", 21, 210),
+        ("example.org", 21, 210), ("site20.co.uk", 21, 210), ("site19.co.uk", 20, 200),
     ]  # fmt: skip
-    assert r.records_with_url == sum(range(1, 24)) + 10
+    assert len(r.domains) == 10
+    assert r.records_with_url == sum(range(1, 24)) + 42
     assert r.bytes_with_url == 10 * r.records_with_url
     assert r.domains[0].byte_share == round(230 / r.bytes_with_url, 6)
     assert r.authors_total == 4 and r.crawlers == ("ExampleBot",)
-    assert [(x.licence, x.records) for x in r.licences] == [("CC-BY-NC-4.0", 10)]
+    assert [(x.licence, x.records) for x in r.licences] == [("CC-BY-NC-4.0", 42)]
     assert (r.records_from, r.records_to) == ("2023-06-01", "2024-09-18")
 
 
@@ -89,7 +95,7 @@ def test_eu_summary_lists_domains_by_the_rule_with_crawlers_and_record_dates(
 
     plain = section_23(disclosure.DisclosureInputs())
     listed = plain["Most relevant domain names (by content size)"]["value"]
-    assert [d["domain"] for d in listed] == ["site22.co.uk", "site21.co.uk", "site20.co.uk"]
+    assert [d["domain"] for d in listed] == ["site22.co.uk", "site21.co.uk", "example.com"]
     assert plain["Crawler names"] == {
         "label": "Crawler names",
         "value": ["ExampleBot"],
