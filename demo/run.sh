@@ -123,7 +123,7 @@ r = json.load(open(sys.argv[1]))["records"]
 print(f"{r['domains_total']} registrable domains, {r['records_with_url']} records with a URL, "
       f"{r['authors_total']} authors, dates {r['records_from']} to {r['records_to']}, "
       f"crawlers {', '.join(r['crawlers'])}")
-print(f"listed: {r['rule']}")
+print(f"the EU summary (section 2.3) lists {r['rule']}; this table: the largest 10 or 10%")
 print(f"{'domain':<16}{'records':>8}{'bytes':>9}{'share':>8}")
 for d in r["domains"]:
     print(f"{d['domain']:<16}{d['records']:>8}{d['bytes']:>9}{d['byte_share']:>8.1%}")
