@@ -130,6 +130,29 @@ class _HashingFile:
         self.closed = True
 
 
+class _Beside:
+    """``fn(arg)`` in a thread of its own; ``join`` waits and re-raises what it raised."""
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn(arg)
+            except BaseException as exc:  # handed to join
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="provreg-shard-profile", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 @dataclass(frozen=True)
 class WrittenShard:
     """One finished shard file in a staging directory, already hashed."""
@@ -251,9 +274,11 @@ class ShardWriter:
         table = pa.Table.from_arrays(
             [ids_for(texts), texts.cast(pa.string()), *extra], schema=schema(self.v2)
         )
+        # the profile's sums run beside the compression (both release the GIL in Arrow)
+        profiling = _Beside(self._profile.add, table) if self._profile is not None else None
         self._writer.write_table(table, row_group_size=len(table))
-        if self._profile is not None:
-            self._profile.add(table)
+        if profiling is not None:
+            profiling.join()
         self._records += len(table)
         from registry.shards.token_count import count_tokens_array
 
