@@ -67,7 +67,11 @@ def test_weights_attestation_is_slsa_provenance_bound_to_the_run(signed: Signed)
     with signed.tx() as s:
         att = records.run_attestation(s, run_id)
     statement = independent_check(att.envelope, Path(signed.public_path).read_bytes())
-    assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert (
+        statement["subject"][0]["digest"]["sha256"]
+        == hashlib.sha256(path.read_bytes()).hexdigest()
+        == digest
+    )
     assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
     build = statement["predicate"]["buildDefinition"]
     ext = build["externalParameters"]
@@ -129,7 +133,9 @@ def test_offline_verification_and_every_failure_mode(signed: Signed, tmp_path: P
     doc = json.loads(lines[0])
     doc["name"] = "other"
     other = tmp_path / "other.json"
-    other.write_text("\n".join([json.dumps(doc, separators=(",", ":"), sort_keys=True), *lines[1:]]))
+    other.write_text(
+        "\n".join([json.dumps(doc, separators=(",", ":"), sort_keys=True), *lines[1:]])
+    )
     assert mode(manifest=other) == "manifest_mismatch"
 
 
@@ -137,7 +143,10 @@ def test_a_stamp_that_names_another_run_is_a_stamp_mismatch(signed: Signed) -> N
     run_id, path, _ = signed.weights("liar", stamp_run="f" * 32)
     with pytest.raises(VerificationFailed) as exc:
         verify.verify_weights_attestation(
-            path, _attestation(signed, run_id), manifest=signed.export_manifest(), keys=_public(signed)
+            path,
+            _attestation(signed, run_id),
+            manifest=signed.export_manifest(),
+            keys=_public(signed),
         )
     assert exc.value.mode == "stamp_mismatch" and "f" * 32 in exc.value.detail
 
@@ -167,7 +176,7 @@ def test_continued_training_chains_to_the_parent_attestation(signed: Signed) -> 
 
 def test_without_a_key_nothing_is_signed_and_the_error_says_how(signed: Signed) -> None:
     set_key(None)
-    run_id, _, digest = signed.weights("unsigned")
+    _run_id, _, digest = signed.weights("unsigned")
     with signed.tx() as s, pytest.raises(NotFound, match="PROVREG_SIGNING_KEY"):
         records.attestation_of(s, "weights", digest)
 
