@@ -201,3 +201,25 @@ def weights_sign(
         f"attestation {attestation.digest} -> {attestation_out or file + '.attestation.json'}"
     )
     console.print(f"OMS signature -> {signature_out or file + '.sig'} (key {signer.key_id})")
+
+
+def weights_card(
+    file: str,
+    out: Annotated[str, typer.Option(help="where to write the card")] = "README.md",
+    model: Annotated[str | None, typer.Option(help="the model's name in the card")] = None,
+    registry_url: Annotated[
+        str | None, typer.Option(help="the registry's public URL, to make references links")
+    ] = None,
+) -> None:
+    """Write a Hugging Face model card for recorded weights (licence, datasets, provenance)."""
+    from registry.errors import NotFound
+    from registry.lineage.model_card import model_card
+    from registry.shards.store import hash_file
+
+    if not Path(file).is_file():
+        raise NotFound(f"no weights file at {file}")
+    digest, _ = hash_file(file)
+    with tx(write=False) as session:
+        card = model_card(session, digest, model_name=model, registry_url=registry_url)
+    Path(out).write_text(str(card), encoding="utf-8")
+    console.print(f"model card -> {out}")

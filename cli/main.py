@@ -94,6 +94,7 @@ app.command("disclose")(disclose_cmds.disclose)
 app.add_typer(attest_cmds.key_app, name="key")
 app.add_typer(attest_cmds.attest_app, name="attest")
 train_cmds.weights_app.command("sign")(attest_cmds.weights_sign)
+train_cmds.weights_app.command("card")(attest_cmds.weights_card)
 
 
 def _print_version(value: bool) -> None:

@@ -43,23 +43,31 @@ class Signed:
         return path
 
     def weights(
-        self, name: str, *, parent: str | None = None, stamp_run: str | None = None
+        self,
+        name: str,
+        *,
+        parent: str | None = None,
+        stamp_run: str | None = None,
+        on: str | None = None,
     ) -> tuple[str, Path, str]:
-        """Open a run (continuing ``parent``), write stamped weights, record them, finish.
-        ``stamp_run`` stamps another run id than the real one (a stamp that lies)."""
+        """Open a run (continuing ``parent``; on manifest ``on``, by default the fixture's),
+        write stamped weights, record them, finish. ``stamp_run`` stamps another run id than
+        the real one (a stamp that lies)."""
+        manifest = on or self.manifest
         with self.tx() as s:
             run = runs.open_run(
                 s,
-                manifest_ref=self.manifest,
+                manifest_ref=manifest,
                 config=SHAPE,
                 seed=3,
                 tokenizer="provreg.bytes/1",
                 code_version="0.1.0",
                 parent_run_id=parent,
             )
-        chain = [self.manifest] * (2 if parent else 1)
+        with self.tx() as s:
+            chain = runs.manifest_chain(s, run.id)
         stamp = WeightsStamp(
-            manifest=self.manifest,
+            manifest=manifest,
             manifest_chain=tuple(chain),
             run=stamp_run or run.id,
             registry="test",
