@@ -230,3 +230,18 @@ def test_key_files_and_ids(signed: Signed, tmp_path: Path) -> None:
     with pytest.raises(Conflict), signed.tx() as s:
         keys.create_key(s, "registry-key", path=str(tmp_path / "again.pem"))
     assert not (tmp_path / "again.pem").exists()
+
+
+def test_manifest_predicate_matches_its_documented_json_schema(signed: Signed) -> None:
+    from jsonschema import Draft202012Validator
+
+    doc = (Path(__file__).parents[3] / "docs" / "attestations.md").read_text()
+    block = doc.split("<!-- manifest-predicate-schema -->", 1)[1].split("```json", 1)[1]
+    schema = json.loads(block.split("```", 1)[0])
+    Draft202012Validator.check_schema(schema)
+    with signed.tx() as s:
+        att = records.manifest_attestation(s, signed.manifest)
+    predicate = statement_of(att.envelope)["predicate"]
+    Draft202012Validator(schema).validate(predicate)
+    predicate["extra"] = 1
+    assert not Draft202012Validator(schema).is_valid(predicate)
