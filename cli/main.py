@@ -43,9 +43,9 @@ ADVICE = {
     "train.world_size": "give the --nproc-per-node and --nnodes it was started with",
     "train.tokenizer": "give --tokenizer an id that provreg tokenizer list shows",
     "tokenizer.settings": "give --vocab-size >= 257 and --min-frequency >= 1",
-    "attest.no_key": "run provreg key create NAME, then export PROVREG_SIGNING_KEY=its .pem",
-    "attest.key_mode": "chmod 600 the key file",
-    "attest.unregistered_key": "create keys with provreg key create",
+    "attest.no_key": "run provreg key create NAME --out PATH, then set PROVREG_SIGNING_KEY=PATH",
+    "attest.key_mode": "chmod 600 the key file, or give --key another one",
+    "attest.unregistered_key": "create keys with provreg key create NAME --out PATH",
 }
 
 
