@@ -74,3 +74,41 @@ def test_published_disclosures_have_a_detached_signature(world, client: httpx.Cl
     assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256(content).hexdigest()
     assert statement["predicate"]["format"] == "json"
     assert client.get(f"/disclosures/{'a' * 64}/signature").status_code == 404
+
+
+def test_weights_a_remote_trainer_completes_are_signed_by_the_server(  # type: ignore[no-untyped-def]
+    signed,  # noqa: F811
+    client: httpx.Client,
+    api_tokens: Tokens,
+) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from manifests.stamp import WeightsStamp
+    from tests.registry.runs.conftest import SHAPE
+
+    trainer = api_tokens.auth("trainer")
+    body = {
+        "manifest": signed.manifest,
+        "config": SHAPE,
+        "seed": 1,
+        "tokenizer": "provreg.bytes/1",
+        "code_version": "0.1.0",
+    }
+    run = client.post("/runs", json=body, headers=trainer).raise_for_status().json()
+    stamp = WeightsStamp(
+        manifest=signed.manifest, manifest_chain=(signed.manifest,), run=run["id"], registry="http",
+        merkle_root=signed.merkle_root, config=SHAPE["model"], tokenizer="provreg.bytes/1",
+    )  # fmt: skip
+    path = signed.tmp / "remote.safetensors"
+    save_file({"w": np.zeros(8, dtype=np.float32)}, str(path), metadata=stamp.to_metadata())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    progress = {"steps_done": 0, "cursor": {}, "consumption_delta": {}}
+    done = {"progress": progress, "sha256": digest, "path": str(path), "bytes": path.stat().st_size}
+    client.post(f"/runs/{run['id']}/complete", json=done, headers=trainer).raise_for_status()
+    envelope = client.get(f"/runs/{run['id']}/attestation", headers=trainer).raise_for_status()
+    public = keys.load_public_key(Path(signed.public_path).read_bytes())
+    ok = verify_weights_attestation(
+        path, envelope.content, manifest=signed.export_manifest(), keys=[public]
+    )
+    assert ok.subject == digest
