@@ -175,26 +175,24 @@ def weights_sign(
     ] = None,
 ) -> None:
     """Sign recorded weights: their attestation (SLSA provenance) and an OMS signature."""
+    from registry import runs
     from registry.attest import oms
     from registry.config import get_settings
-    from registry.errors import InvalidInput
+    from registry.errors import InvalidInput, NotFound
     from registry.shards.store import hash_file
 
     path = key or get_settings().signing_key
     if not path:
         raise InvalidInput(records.NO_KEY, field="attest.no_key")
+    if not Path(file).is_file():
+        raise NotFound(f"no weights file at {file}")
+    digest, _ = hash_file(file)
     with tx() as session:
         signer = keys.registered_signer(session, path)
-        digest, _ = hash_file(file) if Path(file).is_file() else ("", 0)
-        if not digest:
-            from registry.errors import NotFound
-
-            raise NotFound(f"no weights file at {file}")
-        from registry import runs
-
         runs.get_weights(session, digest)  # recorded here, or NotFound
         attestation = records.attest_weights(session, digest, signer=signer)
-        assert attestation is not None  # a signer is given
+        if attestation is None:  # pragma: no cover - a signer was given
+            raise InvalidInput(records.NO_KEY, field="attest.no_key")
         oms.sign(file, signature_out or f"{file}.sig", signer.path)
     Path(attestation_out or f"{file}.attestation.json").write_bytes(attestation.envelope)
     console.print(
