@@ -36,6 +36,8 @@ def test_sign_export_and_verify_offline_with_the_database_deleted(
     (tmp_path / "key.pem").write_text(cli("key", "export", "registry-key").stdout)
     listed = json.loads(cli("key", "list", "--json").stdout)
     assert [k["key_id"] for k in listed] == [signed.key_id]
+    missing = cli("key", "export", "no-such-key", ok=False)
+    assert missing.exit_code == 1 and "no signing key 'no-such-key'" in missing.output
 
     # a directory holding only the weights, the attestation, the manifest and the public key
     alone = tmp_path / "alone"
@@ -79,8 +81,6 @@ def test_sign_export_and_verify_offline_with_the_database_deleted(
     env = json.loads((alone / "att.json").read_bytes())
     env["payload"] = base64.b64encode(base64.b64decode(env["payload"]) + b" ").decode()
     (alone / "tampered.json").write_text(json.dumps(env))
-    other_key = tmp_path / "other"
-    offline("key", "create", "x", "--out", str(other_key / "x.pem"), ok=False)  # no database
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from registry.attest.keys import public_pem
