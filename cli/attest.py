@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from cli.common import JSON_HELP, console, err_console, print_json, table, tx
-from registry.attest import keys, records
+from registry.attest import records
 from registry.errors import VerificationFailed
 
 key_app = typer.Typer(no_args_is_help=True, help="Signing keys (ECDSA P-256).")
@@ -42,6 +42,8 @@ def key_create(
     ] = None,
 ) -> None:
     """Create a signing key: the private key goes to a 0600 file, the public key is registered."""
+    from registry.attest import keys  # cryptography loads only for the commands that need it
+
     with tx() as session:
         key, path = keys.create_key(session, name, path=out)
     console.print(f"key {key.name} {key.key_id}")
@@ -54,6 +56,8 @@ def key_create(
 @key_app.command("list")
 def key_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:
     """The registered public keys."""
+    from registry.attest import keys  # cryptography loads only for the commands that need it
+
     with tx(write=False) as session:
         found = keys.list_keys(session)
     if as_json:
@@ -69,6 +73,8 @@ def key_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = 
 @key_app.command("export")
 def key_export(ref: str) -> None:
     """Print a registered public key (PEM), by name or key id."""
+    from registry.attest import keys  # cryptography loads only for the commands that need it
+
     with tx(write=False) as session:
         print(keys.get_key(session, ref).public_key, end="")
 
@@ -114,6 +120,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Verify offline, with no database and no network; one exit code per failure mode."""
+    from registry.attest import keys  # cryptography loads only for the commands that need it
     from registry.attest import verify as v  # reads no database
 
     public = keys.load_public_key(_read(key, "public key"), what=key)
@@ -176,7 +183,7 @@ def weights_sign(
 ) -> None:
     """Sign recorded weights: their attestation (SLSA provenance) and an OMS signature."""
     from registry import runs
-    from registry.attest import oms
+    from registry.attest import keys, oms
     from registry.config import get_settings
     from registry.errors import InvalidInput, NotFound
     from registry.shards.store import hash_file

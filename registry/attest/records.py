@@ -8,16 +8,17 @@ would have signed, and nothing is changed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from manifests.digests import is_hex64
 from registry import audit
-from registry.attest import dsse, statements
-from registry.attest.keys import Signer, configured_signer
+from registry.attest import statements
 from registry.config import get_settings
 from registry.db.lookup import resolve_prefix
 from registry.db.models import Attestation, Manifest, Tokenizer, TrainingRun, Weights
@@ -26,6 +27,9 @@ from registry.entities.attest import AttestationOut
 from registry.errors import InvalidInput, NotFound
 from registry.shards.store import hash_file
 
+if TYPE_CHECKING:
+    from registry.attest.keys import Signer
+
 NO_KEY = (
     "this registry signs nothing until a signing key is configured: create one (key create) "
     "and set PROVREG_SIGNING_KEY to its private key file"
@@ -33,7 +37,13 @@ NO_KEY = (
 
 
 def _signer(session: Session, signer: Signer | None) -> Signer | None:
-    return signer if signer is not None else configured_signer(session)
+    if signer is not None:
+        return signer
+    if not get_settings().signing_key:  # the common case needs no cryptography imported
+        return None
+    from registry.attest.keys import configured_signer
+
+    return configured_signer(session)
 
 
 def _existing(session: Session, kind: str, subject: str, key: str) -> Attestation | None:
@@ -55,9 +65,11 @@ def _store(
     existing = _existing(session, kind, subject, signer.key_id)
     if existing is not None:  # one attestation per subject and key: signing again is a no-op
         return _out(existing)
+    from registry.attest import dsse  # securesystemslib and cryptography: only when signing
+
     envelope = dsse.sign(statements.encode(statement), dsse.IN_TOTO, signer)
     row = Attestation(
-        digest=dsse.digest(envelope),
+        digest=hashlib.sha256(envelope).hexdigest(),
         subject_kind=kind,
         subject=subject,
         predicate_type=str(statement["predicateType"]),
