@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 import registry
+from cli import attest as attest_cmds
 from cli import audit as audit_cmds
 from cli import contributors as contributor_cmds
 from cli import datasets as dataset_cmds
@@ -44,6 +45,9 @@ ADVICE = {
     "train.world_size": "give the --nproc-per-node and --nnodes it was started with",
     "train.tokenizer": "give --tokenizer an id that provreg tokenizer list shows",
     "tokenizer.settings": "give --vocab-size >= 257 and --min-frequency >= 1",
+    "attest.no_key": "run provreg key create NAME --out PATH, then set PROVREG_SIGNING_KEY=PATH",
+    "attest.key_mode": "chmod 600 the key file, or give --key another one",
+    "attest.unregistered_key": "create keys with provreg key create NAME --out PATH",
 }
 
 
@@ -89,6 +93,10 @@ app.add_typer(tokenizer_cmds.app, name="tokenizer")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
 app.command("disclose")(disclose_cmds.disclose)
+app.add_typer(attest_cmds.key_app, name="key")
+app.add_typer(attest_cmds.attest_app, name="attest")
+train_cmds.weights_app.command("sign")(attest_cmds.weights_sign)
+train_cmds.weights_app.command("card")(attest_cmds.weights_card)
 
 
 def _print_version(value: bool) -> None:

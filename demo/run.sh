@@ -18,6 +18,10 @@ start=$(date +%s)
 step "initialise the registry ($PROVREG_DATABASE_URL)"
 provreg init
 
+step "a signing key: from now on the registry signs what it freezes, records and publishes"
+provreg key create demo-registry --out "$OUT/keys/registry.pem"
+export PROVREG_SIGNING_KEY="$OUT/keys/registry.pem"
+
 step "contributors"
 provreg contributor add "Python Software Foundation" --kind organisation --contact psf@example.org
 provreg contributor add "provreg authors" --kind organisation --contact authors@example.org --payout-ref DEMO-ACCT-1
@@ -81,6 +85,17 @@ provreg run show "$RUN"
 step "verify the weights file against the registry"
 provreg weights verify "$OUT/model.safetensors"
 
+step "sign the weights (OMS too) and verify their attestation offline, with no database"
+provreg weights sign "$OUT/model.safetensors"
+mkdir -p "$OUT/offline"
+cp "$OUT/model.safetensors" "$OUT/model.safetensors.attestation.json" "$OUT/keys/registry.pub.pem" "$OUT/offline/"
+provreg manifest export "$MANIFEST" > "$OUT/offline/manifest.json"
+echo "offline directory: $(ls "$OUT/offline" | tr '\n' ' ')"
+(cd "$OUT/offline" && PROVREG_DATABASE_URL="sqlite:///absent.db" provreg attest verify \
+    --weights model.safetensors --attestation model.safetensors.attestation.json \
+    --manifest manifest.json --key registry.pub.pem)
+test ! -e "$OUT/offline/absent.db"  # verification opened no database
+
 step "a sample from the trained model"
 provreg generate "$OUT/model.safetensors" --prompt "def " --tokens 200 --seed 0
 
@@ -131,7 +146,9 @@ for x in r["licences"]:
     print(f"record licence {x['licence']}: {x['records']} records, {x['tokens']} tokens")
 PY
 
-step "audit log"
+step "audit log, and a signed checkpoint of it (GET /audit/checkpoints)"
 provreg audit verify
+provreg audit checkpoint --out "$OUT/audit-checkpoint.json"
+provreg audit verify --checkpoint "$OUT/audit-checkpoint.json" --key "$OUT/keys/registry.pub.pem"
 
 printf '\ndemo finished in %ss; registry at %s\n' "$(( $(date +%s) - start ))" "$OUT/provreg.db"

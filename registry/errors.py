@@ -87,3 +87,14 @@ class DatabaseUnavailable(ProvregError):
 
 class SchemaOutOfDate(DatabaseUnavailable):
     title = "Database schema out of date"
+
+
+class VerificationFailed(IntegrityFailure):
+    """A signed statement does not hold; ``mode`` says which check failed (``registry.attest
+    .verify.MODES``), so a verifier can tell a forged signature from a swapped file."""
+
+    title = "Verification failed"
+
+    def __init__(self, mode: str, detail: str) -> None:
+        super().__init__(detail)
+        self.mode = mode

@@ -38,6 +38,7 @@ from manifests.policy import (
     evaluate_policy,
 )
 from registry import audit
+from registry.attest.records import attest_manifest
 from registry.db.chunks import chunked
 from registry.db.lookup import resolve_prefix
 from registry.db.models import (
@@ -455,6 +456,7 @@ def create_manifest(
             "waivers": spec.waivers,
         },
     )
+    attest_manifest(session, digest)  # signed in this transaction when a key is configured
     return _out(row)
 
 

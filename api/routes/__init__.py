@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.routes import (
+    attest,
     audit,
     contributors,
     datasets,
@@ -38,5 +39,6 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     tokens.router,
     tokenizers.router,
+    attest.router,  # before disclosures: /disclosures/{digest}/signature
     disclosures.router,
 ]

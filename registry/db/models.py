@@ -428,3 +428,49 @@ class Tokenizer(Base):
     store_uri: Mapped[str] = mapped_column(String(2000))
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- attestations (issue #17) ------------------------------------------------------------------
+
+
+class SigningKey(Base):
+    """A public key this registry signs with; ``key_id`` is the SHA-256 of its DER
+    SubjectPublicKeyInfo. The private key never enters the database."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(40))
+    public_key: Mapped[str] = mapped_column(Text)  # PEM
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attestation(Base):
+    """A signed in-toto statement (a DSSE envelope, stored byte for byte), addressed by the
+    SHA-256 of those bytes; ``subject`` is the digest it vouches for (a manifest, weights or
+    disclosure). Append-only, like what it attests."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_subject", "subject_kind", "subject"),)
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(64))
+    predicate_type: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the audit chain's length and head at a time (a signed tree head)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column()
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit
+from registry.attest.records import attest_disclosure, attestation_of
 from registry.db.models import Disclosure
 from registry.disclosure.build import build_facts
 from registry.disclosure.facts import DisclosureInputs
 from registry.disclosure.formats import FORMATS, check_format, render
+from registry.entities.attest import AttestationOut
 from registry.entities.disclosure import DisclosureOut
 from registry.errors import NotFound
 
@@ -33,6 +35,7 @@ def publish(
     digest = hashlib.sha256(content).hexdigest()
     row = session.get(Disclosure, digest)
     if row is not None:
+        _sign(session, row)  # published before a key was configured: signed now
         return _out(row, content=True)
     row = Disclosure(
         hash=digest,
@@ -56,7 +59,32 @@ def publish(
             "bytes": len(content),
         },
     )
+    _sign(session, row)
     return _out(row, content=True)
+
+
+def _sign(session: Session, row: Disclosure) -> None:
+    """The detached signature served beside the disclosure, when a key is configured."""
+    attest_disclosure(
+        session,
+        sha256=row.hash,
+        fmt=row.format,
+        media_type=row.media_type,
+        subject_kind=row.subject_kind,
+        subject=row.subject,
+    )
+
+
+def disclosure_signature(session: Session, digest: str) -> AttestationOut:
+    """The detached DSSE signature of a published disclosure.
+
+    Raises:
+        NotFound: no such disclosure, or it was never signed.
+    """
+    row = session.get(Disclosure, digest.strip().lower())
+    if row is None:
+        raise NotFound(f"no published disclosure {digest!r}")
+    return attestation_of(session, "disclosure", row.hash)
 
 
 def list_published(session: Session, *, subject: str | None = None) -> list[DisclosureOut]:

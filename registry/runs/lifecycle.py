@@ -45,6 +45,7 @@ from registry.db.paging import keyset
 from registry.db.types import utcnow
 from registry.entities.runs import ConsumptionOut, Progress, RunOut
 from registry.errors import Conflict, ImplausibleReport, InvalidInput, NotFound
+from registry.lineage import run_changed
 from registry.manifests import check_usable, manifest_row
 from registry.runs._rows import is_stale, run_out, run_row, running_row
 from registry.runs.processes import is_gone
@@ -256,6 +257,7 @@ def open_run(
             "code_version": code_version,
         },
     )
+    run_changed(session, row, "START")
     return run_out(session, row)
 
 
@@ -552,6 +554,7 @@ def finish_run(session: Session, ref: str) -> RunOut:
     row.status, row.finished_at, row.heartbeat_at = "completed", utcnow(), utcnow()
     session.flush()
     audit.record(session, "run.finish", "run", row.id, {"steps_done": row.steps_done})
+    run_changed(session, row, "COMPLETE")
     return run_out(session, row)
 
 
@@ -597,6 +600,7 @@ def fail_run(session: Session, ref: str, error: str, progress: Progress | None =
     row.status, row.error, row.finished_at = "failed", error, utcnow()
     session.flush()
     audit.record(session, "run.fail", "run", row.id, {"error": error})
+    run_changed(session, row, "FAIL")
     return run_out(session, row)
 
 
@@ -610,4 +614,5 @@ def mark_interrupted(session: Session, ref: str) -> RunOut:
     row.status = "interrupted"
     session.flush()
     audit.record(session, "run.interrupt", "run", row.id, {"steps_done": row.steps_done})
+    run_changed(session, row, "ABORT")
     return run_out(session, row)

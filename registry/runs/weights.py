@@ -25,6 +25,7 @@ from manifests.digests import is_hex64
 from manifests.errors import StampError
 from manifests.stamp import PREFIX, WeightsStamp
 from registry import audit
+from registry.attest.records import attest_weights
 from registry.db.models import Tokenizer, TrainingRun, Weights
 from registry.entities.runs import WeightsOut, WeightsReport
 from registry.errors import Conflict, InvalidInput, NotFound
@@ -55,6 +56,7 @@ def record_weights(session: Session, ref: str, *, sha256: str, path: str, size: 
     audit.record(
         session, "weights.record", "weights", sha256, {"run": row.id, "path": path, "bytes": size}
     )
+    attest_weights(session, sha256)  # SLSA provenance, signed when a key is configured
     return weights_out(w)
 
 

@@ -10,8 +10,9 @@
   information, else ``no`` (as recorded per source).
 - ``datasetAvailability``: the provider's input; ``directDownload`` when a content base URL
   is given; otherwise left out (never guessed).
-- For a run or weights file, an ``ai_AIPackage`` (the weights, by sha256) is related to the
-  dataset by ``trainedOn``.
+- For a run or weights file, an ``ai_AIPackage`` (the weights, by sha256) is related by
+  ``trainedOn`` to the dataset package of every manifest in its chain (continued training adds
+  one package per earlier manifest, so every target resolves).
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def _availability(inputs: DisclosureInputs) -> str | None:
     if inputs.dataset_availability in AVAILABILITY:
         return inputs.dataset_availability
     return "directDownload" if inputs.content_base_url else None
+
+
+def _package(manifest_hash: str) -> str:
+    return f"urn:provreg:manifest:{manifest_hash}"
 
 
 def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]:
@@ -110,6 +115,25 @@ def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]
         (f"{pkg}:declared", pkg, "hasDeclaredLicense", [lic]),
         (f"{pkg}:concluded", pkg, "hasConcludedLicense", [lic]),
     ]
+    chain = list(dict.fromkeys(c.hash for c in facts.manifest_chain))  # oldest first, once each
+    for earlier in facts.manifest_chain:
+        if earlier.hash == m.hash or any(g.get("spdxId") == _package(earlier.hash) for g in graph):
+            continue
+        graph.append(  # continued training: each earlier manifest is a dataset package too
+            {
+                "type": "dataset_DatasetPackage",
+                "spdxId": _package(earlier.hash),
+                "creationInfo": _CI,
+                "name": earlier.name,
+                "builtTime": earlier.created_at,
+                "software_primaryPurpose": "data",
+                "verifiedUsing": [
+                    {"type": "Hash", "algorithm": "sha256", "hashValue": earlier.hash}
+                ],
+                "dataset_datasetType": ["text"],
+                "dataset_intendedUse": earlier.intended_use,
+            }
+        )
     for w in facts.weights:
         model = f"urn:provreg:weights:{w.sha256}"
         graph.append(
@@ -123,8 +147,7 @@ def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]
                 "verifiedUsing": [{"type": "Hash", "algorithm": "sha256", "hashValue": w.sha256}],
             }
         )
-        chain = [f"urn:provreg:manifest:{c.hash}" for c in facts.manifest_chain]
-        relations.append((f"{model}:trainedOn", model, "trainedOn", chain))
+        relations.append((f"{model}:trainedOn", model, "trainedOn", [_package(h) for h in chain]))
     for rel_id, source, kind, targets in relations:
         graph.append(
             {
