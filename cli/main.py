@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 import registry
 from cli import audit as audit_cmds
+from cli import continual as continual_cmds
 from cli import contributors as contributor_cmds
 from cli import datasets as dataset_cmds
 from cli import disclose as disclose_cmds
@@ -42,6 +43,12 @@ ADVICE = {
     "train.world_size": "give the --nproc-per-node and --nnodes it was started with",
     "train.tokenizer": "give --tokenizer an id that provreg tokenizer list shows",
     "tokenizer.settings": "give --vocab-size >= 257 and --min-frequency >= 1",
+    "continual.replay": "give --replay a fraction in [0, 1)",
+    "continual.from_weights": "give --from-weights a file that provreg weights verify accepts",
+    "growth": "give --grow-layers >= 0 and --grow-width >= 1, and keep vocab_size and block_size",
+    "manifest.eval": "give --eval-dataset a dataset that shares no shard with the selection",
+    "manifest.eval_dataset": "give --eval-dataset a dataset that shares no shard with the selection",
+    "manifest.eval_fraction": "give --eval-fraction a fraction in (0, 1)",
 }
 
 
@@ -87,6 +94,7 @@ app.add_typer(tokenizer_cmds.app, name="tokenizer")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
 app.command("disclose")(disclose_cmds.disclose)
+app.command("lineage")(continual_cmds.lineage)
 
 
 def _print_version(value: bool) -> None:

@@ -403,10 +403,25 @@ def show(
     with tx(write=False) as session:
         row = runs.get_run(session, run)
         per_shard = runs.consumption(session, run) if shards or as_json else None
+        from registry import continual
+
+        tree = continual.lineage(session, row.id)
     data = row.model_dump(mode="json") | (
         {"consumption": [c.model_dump() for c in per_shard]} if per_shard is not None else {}
     )
-    emit(data, as_json, lambda: _show_run(row, per_shard))
+    if tree.loss_table:
+        data["loss_table"] = tree.loss_table
+
+    def human() -> None:
+        from cli.continual import loss_table
+
+        _show_run(row, per_shard)
+        if row.config.get("growth"):
+            g = row.config["growth"]
+            console.print(f"growth: {json.dumps(g['before'])} -> {json.dumps(g['after'])}")
+        loss_table(tree)
+
+    emit(data, as_json, human)
 
 
 @run_app.command("list")
@@ -447,6 +462,9 @@ def _show_report(rep: runs.WeightsReport) -> None:
             f"        registry {rep.stamp['registry']} tokenizer {rep.stamp['tokenizer']}"
         )
         console.print(f"        chain {rep.stamp['manifest_chain']}")
+        if rep.run is not None and rep.run.config.get("growth"):
+            g = rep.run.config["growth"]
+            console.print(f"        grown {json.dumps(g['before'])} -> {json.dumps(g['after'])}")
     m = rep.manifest
     if m is not None:
         doc = m.document

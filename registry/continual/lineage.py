@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.continual.evaluation import eval_shards
 from registry.continual.followers import increment_for_run
 from registry.db.models import Manifest, ManifestShard, Shard
 from registry.entities.continual import LineageNode, LineageOut
@@ -68,7 +69,8 @@ def lineage(session: Session, run_ref: str) -> LineageOut:
     tokens = 0
     if union:
         tokens = int(session.scalar(select(func.sum(Shard.tokens)).where(Shard.id.in_(union))) or 0)
-    sets = [n.increment.manifest for n in nodes if n.increment and n.increment.eval_shards]
+    chain = manifest_chain(session, run_id)
+    sets = [m for m in chain if eval_shards(session, m)]
     table = [
         {
             "increment": n.increment.number,
@@ -80,7 +82,7 @@ def lineage(session: Session, run_ref: str) -> LineageOut:
     ]
     return LineageOut(
         run=run_id,
-        manifest_chain=manifest_chain(session, run_id),
+        manifest_chain=chain,
         nodes=nodes,
         effective_shards=union,
         effective_tokens=tokens,
