@@ -42,39 +42,32 @@ def loss_table(tree: LineageOut) -> None:
 
 
 def show_lineage(tree: LineageOut) -> None:
-    console.print(f"lineage of run {tree.run}: {len(tree.nodes)} run(s)")
+    console.print(f"lineage of run {tree.run}: {len(tree.nodes)} run(s), oldest first")
     rows: list[list[Any]] = []
     for n in tree.nodes:
         inc = n.increment
-        what = "origin" if inc is None else f"increment {inc.number}"
-        data = (
-            f"{len(inc.delta_shards)} new + {len(inc.replay_shards)} replayed"
-            f" ({inc.delta_tokens:,} + {inc.replay_tokens:,} tokens)"
-            if inc is not None
-            else "-"
-        )
         drift = (inc.drift or {}).get("bytes_jsd") if inc is not None else None
-        growth = (
-            f"{n.growth['before']['n_layer']}->{n.growth['after']['n_layer']} layers, "
-            f"width x{n.growth['width']}"
-            if n.growth
-            else "-"
-        )
+        growth = "-"
+        if n.growth:
+            before, after = n.growth["before"], n.growth["after"]
+            growth = f"{before['n_layer']}->{after['n_layer']} blocks"
+            if n.growth["width"] != 1.0:
+                growth += f", mlp x{n.growth['width']}"
         rows.append(
             [
-                what,
-                n.run[:12],
-                n.manifest_name,
-                data,
+                "origin" if inc is None else f"inc {inc.number}",
+                n.run[:8],
+                "-" if inc is None else f"{len(inc.delta_shards)}+{len(inc.replay_shards)}",
+                "-" if inc is None else f"{inc.delta_tokens:,}+{inc.replay_tokens:,}",
                 f"{n.tokens:,}",
                 "-" if drift is None else f"{drift:.4f}",
                 growth,
-                ", ".join(n.weights) or "-",
+                ", ".join(os.path.basename(w) for w in n.weights) or "-",
             ]
         )
     table(
         None,
-        ["step", "run", "manifest", "shards", "trained tokens", "byte drift", "growth", "weights"],
+        ["", "run", "new+replay", "their tokens", "trained", "drift", "growth", "weights"],
         rows,
     )
     console.print(

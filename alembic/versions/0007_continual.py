@@ -41,6 +41,9 @@ def upgrade() -> None:
             "dataset",
             "dataset_version",
             "origin_weights",
+            "replay",
+            "eval_fraction",
+            "seed",
             name=op.f("uq_continual_followers_dataset"),
         ),
     )

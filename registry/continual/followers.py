@@ -99,15 +99,17 @@ def follow(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
 ) -> tuple[FollowerOut, bool]:
-    """The follower of ``dataset`` from ``origin_weights`` (a SHA-256), created if new; True
-    when created. A restarted follower is the same row: the registry knows where it is.
+    """The follower of ``dataset`` from ``origin_weights`` (a SHA-256) with this replay,
+    hold-out and seed, created if new; True when created. A restarted follower is the same
+    row: the registry knows where it is. Another replay (say) is another follower, with its
+    own increments: how the demo compares replay with none from the same weights.
 
     Raises:
         InvalidInput: a replay or eval fraction out of range, a malformed dataset reference.
         NotFound: no such dataset (version) or run.
-        Conflict: this follower exists with another replay, eval fraction or seed.
     """
     check_replay(replay)
+    replay, eval_fraction = replay.normalize(), eval_fraction.normalize()  # 0.250 is 0.25
     if not Decimal(0) <= eval_fraction < Decimal(1):
         raise InvalidInput(f"the evaluation fraction must be in [0, 1), got {eval_fraction}")
     name, version = _split_ref(dataset)
@@ -118,18 +120,12 @@ def follow(
             ContinualFollower.dataset == name,
             ContinualFollower.dataset_version == version,
             ContinualFollower.origin_weights == origin_weights,
+            ContinualFollower.replay == replay,
+            ContinualFollower.eval_fraction == eval_fraction,
+            ContinualFollower.seed == seed,
         )
     ).first()
     if existing is not None:
-        if (existing.replay, existing.eval_fraction, existing.seed) != (
-            replay,
-            eval_fraction,
-            seed,
-        ):
-            raise Conflict(
-                f"follower {existing.id} of {dataset} from these weights replays "
-                f"{existing.replay}, holds out {existing.eval_fraction} with seed {existing.seed}"
-            )
         return _follower_out(existing), False
     row = ContinualFollower(
         id=uuid.uuid4().hex,

@@ -397,11 +397,15 @@ INCREMENT_ROLES = ("delta", "replay")
 class ContinualFollower(Base):
     """A ``provreg train --follow``: which dataset it follows, from which weights, how.
 
-    The increments below it are where it is; a restarted follower with the same dataset and
-    origin weights picks up after its last increment."""
+    The increments below it are where it is; a restarted follower (the same dataset, origin
+    weights, replay, hold-out and seed) picks up after its last increment."""
 
     __tablename__ = "continual_followers"
-    __table_args__ = (UniqueConstraint("dataset", "dataset_version", "origin_weights"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "dataset", "dataset_version", "origin_weights", "replay", "eval_fraction", "seed"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dataset: Mapped[str] = mapped_column(String(200))
