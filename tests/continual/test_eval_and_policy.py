@@ -77,7 +77,9 @@ def test_the_replay_sample_is_deterministic_and_seeded() -> None:
         candidates, delta_tokens=900, fraction=Decimal("0.25"), seed=2, number=2
     )
     assert len(other) == 3 and other != one
-    assert not continual.replay_sample(candidates, delta_tokens=900, fraction=Decimal(0), seed=1, number=1)
+    assert not continual.replay_sample(
+        candidates, delta_tokens=900, fraction=Decimal(0), seed=1, number=1
+    )
 
 
 @pytest.mark.parametrize("fraction", ["1", "-0.1", "1.5"])

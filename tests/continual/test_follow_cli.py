@@ -8,13 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from registry.faults import crash_at
 from tests.conftest import Cli
-from tests.continual.conftest import B, ROW, World
+from tests.continual.conftest import ROW, B, World
 from trainer.run import TrainSpec, train_with_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,9 +64,7 @@ def test_once_trains_what_is_new_then_exits_and_lineage_shows_it(
 
 
 @pytest.mark.slow
-def test_sigterm_checkpoints_and_stops_cleanly_then_it_continues(
-    world: World, db_url: str
-) -> None:
+def test_sigterm_checkpoints_and_stops_cleanly_then_it_continues(world: World, db_url: str) -> None:
     world.add_version("2", "bisect.py", 2)
     # SIGTERM arrives after step 2 (0-based 1); step 3 finishes, is checkpointed, it stops
     stopped = _follow(
@@ -73,7 +72,7 @@ def test_sigterm_checkpoints_and_stops_cleanly_then_it_continues(
     )
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped: the current step was checkpointed" in stopped.stderr
-    [inc] = world.follower(replay=__import__("decimal").Decimal("0.25")).increments()
+    [inc] = world.follower(replay=Decimal("0.25")).increments()
     assert inc.status == "frozen" and inc.run is None
     [run] = [r for r in _runs(world) if r.manifest == inc.manifest]
     assert (run.status, run.steps_done) == ("interrupted", 3)
@@ -98,14 +97,14 @@ def test_resume_after_sigkill_mid_increment_is_exact(world: World, db_url: str, 
     world.add_version("2", "bisect.py", 2)
     killed = _follow(world, db_url, "--once", env=crash_at("train.after_step", 5))
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    [inc] = world.follower(replay=__import__("decimal").Decimal("0.25")).increments()
+    [inc] = world.follower(replay=Decimal("0.25")).increments()
     [run] = [r for r in _runs(world) if r.manifest == inc.manifest]
     assert run.steps_done == 3  # steps 4 and 5 were lost with the process
     cli.env["PROVREG_STORE"] = str(world.store)
     cli("train", "--resume", run.id, "--threads", "1")  # as today
     done = _follow(world, db_url, "--once", "--json")  # the follower adopts it, measures
     assert done.returncode == 0, done.stderr
-    [after] = world.follower(replay=__import__("decimal").Decimal("0.25")).increments()
+    [after] = world.follower(replay=Decimal("0.25")).increments()
     assert (after.status, after.run) == ("trained", run.id)
     # the same increment trained whole, in one go: the same consumption, the same weights
     whole = train_with_registry(

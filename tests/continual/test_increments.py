@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from registry import continual, manifests, runs
 from registry.runs import read_stamp
-from tests.continual.conftest import B, ROW, World
+from tests.continual.conftest import ROW, B, World
 
 
 def test_three_increments_with_replay_chain_exactly(world: World) -> None:
