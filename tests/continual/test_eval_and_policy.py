@@ -134,3 +134,18 @@ def test_eval_dataset_overlapping_the_training_shards_is_refused(world: World, c
         ).stdout
     )  # fmt: skip
     assert len(split["eval_shards"]) == 1 and split["shard_count"] == 2
+
+
+def test_run_show_prints_the_loss_table(world: World, cli: Cli) -> None:
+    world.add_version("2", "bisect.py", 4)
+    follower = world.follower(eval_fraction=Decimal("0.25"))
+    [done] = follower.run(once=True).increments
+    cli.env["PROVREG_STORE"] = str(world.store)
+    import json
+
+    shown = json.loads(cli("run", "show", done.increment.run or "", "--json").stdout)
+    assert shown["loss_table"] == [
+        {"increment": 1, "run": done.increment.run, "losses": done.increment.eval_losses}
+    ]
+    human = cli("run", "show", done.increment.run or "").stdout
+    assert "eval loss" in human and "increment 1" in human
