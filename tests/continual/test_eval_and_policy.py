@@ -149,3 +149,23 @@ def test_run_show_prints_the_loss_table(world: World, cli: Cli) -> None:
     ]
     human = cli("run", "show", done.increment.run or "").stdout
     assert "eval loss" in human and "increment 1" in human
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--follow", "web", "--replay", "1"], "give --replay a fraction in [0, 1)"),
+        (["--follow", "nope"], "unknown dataset nope: there is nothing to follow"),
+        (["--follow", "web", "--grow-width", "0.5"], "grow width must be >= 1"),
+        (["--follow", "web", "--manifest", "web-v1"], "--follow makes its own manifests"),
+    ],
+)
+def test_follow_bad_input_through_the_cli_changes_nothing(
+    world: World, cli: Cli, args: list[str], message: str
+) -> None:
+    world.add_version("2", "bisect.py", 2)
+    cli.env["PROVREG_STORE"] = str(world.store)
+    before = snapshot(world.engine)
+    bad = cli("train", *args, "--from-weights", world.origin, "--once", ok=False)
+    assert bad.exit_code == 1 and message in bad.output, bad.output
+    assert snapshot(world.engine) == before
