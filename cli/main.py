@@ -44,6 +44,7 @@ ADVICE = {
     "train.tokenizer": "give --tokenizer an id that provreg tokenizer list shows",
     "tokenizer.settings": "give --vocab-size >= 257 and --min-frequency >= 1",
     "continual.replay": "give --replay a fraction in [0, 1)",
+    "continual.ewc": "give --ewc a strength >= 0",
     "continual.from_weights": "give --from-weights a file that provreg weights verify accepts",
     "growth": "give --grow-layers >= 0 and --grow-width >= 1, and keep vocab_size and block_size",
     "manifest.eval": "give --eval-dataset a dataset that shares no shard with the selection",

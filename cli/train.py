@@ -122,6 +122,10 @@ def train(
     grow_width: Annotated[
         float, typer.Option(help="with --from-weights: widen the MLP by this factor")
     ] = 1.0,
+    ewc: Annotated[
+        float,
+        typer.Option(help="with --follow: EWC strength toward each increment's parent (0: off)"),
+    ] = 0.0,
     registry: RegistryOpt = None,
     token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
@@ -142,8 +146,8 @@ def train(
             follow, from_weights, replay=replay, eval_fraction=eval_fraction, once=once,
             every=every, out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed,
             checkpoint_every=checkpoint_every, lr=lr, warmup=warmup, heartbeat_s=heartbeat_s,
-            grow_layers=grow_layers, grow_width=grow_width, threads=threads, device=device,
-            as_json=as_json,
+            grow_layers=grow_layers, grow_width=grow_width, ewc=ewc, threads=threads,
+            device=device, as_json=as_json,
         )  # fmt: skip
         return
     if (manifest is None) == (resume is None):
@@ -258,8 +262,8 @@ def _decimal(value: str, what: str) -> Any:
 def _follow(dataset: str, from_weights: str | None, *, replay: str, eval_fraction: str,
             once: bool, every: float, out_dir: str, steps: int, batch_size: int, seed: int,
             checkpoint_every: int, lr: float, warmup: int | None, heartbeat_s: float,
-            grow_layers: int, grow_width: float, threads: int | None, device: str,
-            as_json: bool) -> None:  # fmt: skip
+            grow_layers: int, grow_width: float, ewc: float, threads: int | None,
+            device: str, as_json: bool) -> None:  # fmt: skip
     """``train --follow``: the increments, one line each; SIGTERM stops it cleanly."""
     import signal
     import threading
@@ -280,7 +284,7 @@ def _follow(dataset: str, from_weights: str | None, *, replay: str, eval_fractio
         eval_fraction=_decimal(eval_fraction, "the evaluation fraction"),
         steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=checkpoint_every,
         lr=lr, warmup=warmup, out_dir=out_dir, heartbeat_s=heartbeat_s,
-        grow_layers=grow_layers, grow_width=grow_width,
+        grow_layers=grow_layers, grow_width=grow_width, ewc=ewc,
     )  # fmt: skip
     device_for_check(device)
     follower = Follower(_client(), spec, threads=threads, device=device, progress=not as_json)

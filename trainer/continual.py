@@ -53,6 +53,7 @@ class FollowSpec:
     heartbeat_s: float = runs.DEFAULT_HEARTBEAT_S
     grow_layers: int = 0  # applied to the first increment this invocation trains
     grow_width: float = 1.0
+    ewc: float = 0.0  # > 0: EWC toward each parent, Fisher from the parent's data (trainer.ewc)
     evaluate: bool = True  # the bench turns it off to time the bare overhead
     measure_drift: bool = True
 
@@ -98,6 +99,8 @@ class Follower:
         """
         s = self.spec
         continual.check_replay(s.replay)
+        if not s.ewc >= 0:
+            raise InvalidInput(f"the EWC strength must be >= 0, got {s.ewc}", field="continual.ewc")
         if s.grow_layers or s.grow_width != 1.0:
             from trainer.growth import check_growth
 
@@ -220,6 +223,9 @@ class Follower:
             )
             if grow:
                 spec = replace(spec, grow_layers=s.grow_layers, grow_width=s.grow_width)
+            if s.ewc > 0:
+                fisher = self._fisher(parent_run, parent_weights)
+                spec = replace(spec, ewc_lambda=s.ewc, ewc_fisher=str(fisher))
             trained = train_with_registry(
                 self.client, spec, threads=self.threads, progress=self.progress,
                 device=self.device, should_stop=stop,
@@ -231,6 +237,24 @@ class Follower:
             continual.attach_run(session, self.follower.id, inc.number, run_id)
         done = self._measure(inc, run_id, parent_run)
         return IncrementResult(done, trained, seconds_train=seconds)
+
+    def _fisher(self, parent_run: str, parent_weights: str) -> Path:
+        """The parent's Fisher file (``trainer.ewc``), estimated on the parent run's training
+        shards with the parent's weights if it is not there yet."""
+        from trainer.ewc import fisher_path, save_fisher
+
+        path = fisher_path(parent_weights)
+        if path.is_file():
+            return path
+        run = self.client.get_run(parent_run)
+        model, _ = load_weights(parent_weights)
+        return save_fisher(
+            parent_weights,
+            model,
+            self.client.shard_source(run.manifest),
+            self.client.shard_ids(run.manifest),
+            load_tokenizer(self.client, run.tokenizer),
+        )
 
     def _measure(self, inc: IncrementOut, run_id: str, parent_run: str) -> IncrementOut:
         """Drift vs the ancestors, losses on every eval set of the chain; stored with the

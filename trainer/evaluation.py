@@ -21,7 +21,7 @@ from registry.errors import NotFound
 from registry.shards.resolve import read_shard_bytes
 from trainer.errors import ShardUnknownError
 from trainer.model import GPT
-from trainer.reader import ShardRef, read_verified
+from trainer.reader import ShardRef, ShardSource, read_verified
 from trainer.tokenizer import TokenEncoder
 
 MAX_BLOCKS = 32
@@ -47,7 +47,7 @@ class EvalShardSource:
 
 
 def eval_blocks(
-    source: EvalShardSource,
+    source: ShardSource,
     shard_ids: Sequence[str],
     tokenizer: TokenEncoder,
     *,

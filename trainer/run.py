@@ -86,6 +86,8 @@ class TrainSpec:
     tokenizer: str | None = None  # a registered tokenizer's id or prefix; None: provreg.bytes/1
     grow_layers: int = 0  # with parent_weights: append blocks (trainer.growth)
     grow_width: float = 1.0  # with parent_weights: widen the MLP by this factor
+    ewc_lambda: float = 0.0  # > 0: pull toward the parent's weights (trainer.ewc)
+    ewc_fisher: str | None = None  # the parent's Fisher file
 
 
 @dataclass
@@ -157,6 +159,8 @@ def check_spec(spec: TrainSpec, *, vocab_size: int | None = None) -> GPTConfig:
         raise InvalidInput(f"seed must be an int >= 0, got {spec.seed!r}")
     if not spec.lr > 0 or spec.weight_decay < 0 or spec.grad_clip < 0 or not spec.heartbeat_s > 0:
         raise InvalidInput("need lr > 0, weight_decay >= 0, grad_clip >= 0 and heartbeat_s > 0")
+    if not spec.ewc_lambda >= 0 or (spec.ewc_lambda > 0 and not spec.ewc_fisher):
+        raise InvalidInput("EWC needs a strength >= 0 and, when > 0, the parent's Fisher file")
     if spec.warmup is not None and spec.warmup < 0:
         raise InvalidInput(f"warmup must be >= 0, got {spec.warmup}")
     out = Path(spec.out)
@@ -197,6 +201,11 @@ def _run_config(
             "out": str(out),
             "checkpoint_dir": str(out.with_name(out.name + ".checkpoints")),
             "parent_weights": spec.parent_weights,
+            **(
+                {"ewc": {"lambda": spec.ewc_lambda, "fisher": spec.ewc_fisher}}
+                if spec.ewc_lambda > 0
+                else {}
+            ),
         },
     }
 
@@ -301,6 +310,11 @@ def _train(
             model, device_ids=[device] if device.type == "cuda" else None
         )
     steps, every = hp["steps"], hp["checkpoint_every"]
+    penalty = None
+    if hp.get("ewc"):
+        from trainer.ewc import EWCPenalty
+
+        penalty = EWCPenalty(model, hp["ewc"]["fisher"], hp["ewc"]["lambda"])
     result = RunResult(
         run.id, "running", start, start, [], 0, {}, None, None, None, [], str(device)
     )
@@ -310,7 +324,13 @@ def _train(
             t0 = time.perf_counter()
             lr = lr_at(step, lr=hp["lr"], warmup=hp["warmup"], steps=steps)
             loss = optimizer_step(
-                trained, optimizer, batch["input_ids"], step=step, lr=lr, grad_clip=hp["grad_clip"]
+                trained,
+                optimizer,
+                batch["input_ids"],
+                step=step,
+                lr=lr,
+                grad_clip=hp["grad_clip"],
+                penalty=penalty,
             )
             run.record(batch, step=step, loss=loss)  # trained on, not yet durable
             result.add(step, loss, batch["usage"], t_call=t_call)
