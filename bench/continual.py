@@ -56,9 +56,10 @@ def _add_version(engine, store: Path, version: str, mb: float, shard_mb: float, 
         ds = Dataset(name="bench", version=version)
         s.add(ds)
         s.flush()
-        rows = []
+        rows, total = [], 0
         for _ in range(n):
             sid, size, records, tokens = _write(store, _texts(rng, int(shard_mb * 2**20), 4096))
+            total += tokens
             rows.append(
                 {
                     "id": sid, "source_id": src.id, "bytes": size, "records": records,
@@ -68,7 +69,7 @@ def _add_version(engine, store: Path, version: str, mb: float, shard_mb: float, 
             )  # fmt: skip
         s.execute(insert(Shard), rows)
         s.execute(insert(DatasetShard), [{"dataset_id": ds.id, "shard_id": r["id"]} for r in rows])
-    return sum(r["tokens"] for r in rows)
+    return total
 
 
 def _rate(walls: list[float], tokens_per_step: int, warmup: int = 2) -> float:

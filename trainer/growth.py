@@ -94,8 +94,9 @@ def grow(model: GPT, *, layers: int = 0, width: float = 1.0, seed: int = 0) -> G
     return grown
 
 
-def _silence(block: Block) -> None:
+def _silence(block: nn.Module) -> None:
     """A new block adds nothing to the residual stream: its output projections are zero."""
+    assert isinstance(block, Block)
     for proj in (block.attn.c_proj, block.mlp.c_proj):
         nn.init.zeros_(proj.weight)
         if proj.bias is not None:
