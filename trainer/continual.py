@@ -87,7 +87,7 @@ class Follower:
     # -- the registry, one transaction a call ------------------------------------------------
 
     def _tx(self, write: bool = True) -> Any:
-        return transaction(self.client._engine, actor=self.client._actor, write=write)
+        return transaction(self.client.engine, actor=self.client.actor, write=write)
 
     def _start(self) -> FollowerOut:
         """Check everything before anything is written: the replay, the dataset, the weights'
@@ -260,7 +260,7 @@ class Follower:
         """Drift vs the ancestors, losses on every eval set of the chain; stored with the
         increment (which is then ``trained``)."""
         run = self.client.get_run(run_id)
-        store = self.client._store
+        store = self.client.store
         drift = None
         with self._tx(write=False) as session:
             ancestors = continual.effective_shards(session, parent_run)
@@ -276,7 +276,7 @@ class Follower:
             for manifest, ids in sets.items():
                 if not ids:
                     continue
-                source = EvalShardSource(self.client._engine, store, manifest)
+                source = EvalShardSource(self.client.engine, store, manifest)
                 blocks = eval_blocks(source, ids, tok, block_size=model.config.block_size)
                 value = eval_loss(model, blocks)
                 if value is not None:
