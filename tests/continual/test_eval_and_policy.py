@@ -17,6 +17,7 @@ from trainer.errors import ShardUnknownError
 from trainer.reader import read_verified
 
 
+@pytest.mark.slow
 def test_eval_shards_are_never_trained_on_and_fill_the_loss_table(world: World) -> None:
     v2 = world.add_version("2", "bisect.py", 4)
     world.follower(eval_fraction=Decimal("0.25"), replay=Decimal("0.25")).run(once=True)

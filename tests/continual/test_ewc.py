@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 import torch
 
 from tests.continual.conftest import MODEL, World
@@ -38,6 +39,7 @@ def test_penalty_is_zero_at_the_anchor_and_grows_away(tmp_path) -> None:  # type
     assert abs(penalty().item() - expected) < 1e-4
 
 
+@pytest.mark.slow
 def test_a_strong_ewc_keeps_the_model_near_its_parent(world: World) -> None:
     world.add_version("2", "bisect.py", 3)
     free = world.follower(replay=Decimal(0), steps=12, lr=3e-2).run(once=True)

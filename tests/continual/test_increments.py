@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from registry import continual, manifests, runs
 from registry.runs import read_stamp
 from tests.continual.conftest import ROW, B, World
 
 
+@pytest.mark.slow
 def test_three_increments_with_replay_chain_exactly(world: World) -> None:
     v2 = world.add_version("2", "bisect.py", 2)
     follower = world.follower(replay=Decimal("0.25"))
