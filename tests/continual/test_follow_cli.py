@@ -130,3 +130,43 @@ def test_resume_after_sigkill_mid_increment_is_exact(world: World, db_url: str, 
     a = load_file(world.client.get_run(run.id).weights[-1].path)
     b = load_file(world.tmp / "whole.safetensors")
     assert a.keys() == b.keys() and all((a[k] - b[k]).abs().max() < 1e-5 for k in a)
+
+
+@pytest.mark.slow
+def test_every_keeps_looking_and_sigterm_between_increments_stops_it(
+    world: World, db_url: str
+) -> None:
+    import time
+
+    world.add_version("2", "bisect.py", 2)
+    args = [
+        sys.executable, "-m", "cli.main", "train", "--follow", "web",
+        "--from-weights", world.origin, "--steps", "3", "--checkpoint-every", "3",
+        "--batch-size", str(B), "--threads", "1", "--every", "0.3",
+        "--out-dir", str(world.tmp / "continual"),
+    ]  # fmt: skip
+    env = dict(os.environ)
+    env.update(PROVREG_DATABASE_URL=db_url, PROVREG_STORE=str(world.store), PYTHONPATH=str(ROOT))
+    follower = world.follower()  # the same follower the process finds (made first: no race)
+    proc = subprocess.Popen(args, env=env, cwd=world.tmp, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            incs = follower.increments()
+            if incs and incs[-1].status == "trained":
+                break
+            time.sleep(0.3)
+        world.add_version("3", "heapq.py", 2)  # it finds this one on a later look
+        while time.monotonic() < deadline and len(follower.increments()) < 2:
+            time.sleep(0.3)
+        while time.monotonic() < deadline and follower.increments()[-1].status != "trained":
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)  # while it waits for more
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert [i.status for i in follower.increments()] == ["trained", "trained"]
+    assert "2 increment(s) trained" in out
