@@ -253,7 +253,8 @@ def train_with_registry(
             if spec.parent_weights is None:
                 raise InvalidInput("growth grows trained weights: give the weights to continue")
         if spec.parent_weights is not None:
-            parent_run = _parent_run(spec.parent_weights, model_config)
+            growing = bool(spec.grow_layers) or spec.grow_width != 1.0
+            parent_run = _parent_run(spec.parent_weights, model_config, growing=growing)
             if spec.grow_layers or spec.grow_width != 1.0:
                 before = model_config
                 model_config = grown_config(before, layers=spec.grow_layers, width=spec.grow_width)
@@ -274,10 +275,11 @@ def train_with_registry(
         return _train(run, where, threads, progress, prefetch, t_call, should_stop)
 
 
-def _parent_run(path: str, model_config: GPTConfig) -> str:
+def _parent_run(path: str, model_config: GPTConfig, *, growing: bool = False) -> str:
     _, stamp = load_weights(path)
     parent = GPTConfig.from_dict(stamp.config)
-    check_same_interface(parent, model_config)
+    if growing:  # growth keeps the vocabulary and context: say so, not just "another config"
+        check_same_interface(parent, model_config)
     if parent != model_config:
         raise InvalidInput(f"{path} holds a {stamp.config} model, not the requested config")
     return stamp.run
