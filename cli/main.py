@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 import registry
 from cli import attest as attest_cmds
 from cli import audit as audit_cmds
+from cli import continual as continual_cmds
 from cli import contributors as contributor_cmds
 from cli import datasets as dataset_cmds
 from cli import disclose as disclose_cmds
@@ -48,6 +49,13 @@ ADVICE = {
     "attest.no_key": "run provreg key create NAME --out PATH, then set PROVREG_SIGNING_KEY=PATH",
     "attest.key_mode": "chmod 600 the key file, or give --key another one",
     "attest.unregistered_key": "create keys with provreg key create NAME --out PATH",
+    "continual.replay": "give --replay a fraction in [0, 1)",
+    "continual.ewc": "give --ewc a strength >= 0",
+    "continual.from_weights": "give --from-weights a file that provreg weights verify accepts",
+    "growth": "give --grow-layers >= 0 and --grow-width >= 1, and keep vocab_size and block_size",
+    "manifest.eval": "give --eval-dataset a dataset that shares no shard with the selection",
+    "manifest.eval_dataset": "give --eval-dataset a dataset that shares no shard with the selection",
+    "manifest.eval_fraction": "give --eval-fraction a fraction in (0, 1)",
 }
 
 
@@ -97,6 +105,7 @@ app.add_typer(attest_cmds.key_app, name="key")
 app.add_typer(attest_cmds.attest_app, name="attest")
 train_cmds.weights_app.command("sign")(attest_cmds.weights_sign)
 train_cmds.weights_app.command("card")(attest_cmds.weights_card)
+app.command("lineage")(continual_cmds.lineage)
 
 
 def _print_version(value: bool) -> None:

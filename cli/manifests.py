@@ -53,9 +53,21 @@ def create(
     waive: Annotated[
         list[str] | None, typer.Option(help="SOURCE=REASON: accept a waivable risk")
     ] = None,
+    eval_dataset: Annotated[
+        str | None,
+        typer.Option(help="NAME[@VERSION] held out for evaluation (must not overlap)"),
+    ] = None,
+    eval_fraction: Annotated[
+        str | None,
+        typer.Option(help="hold out this fraction of the selected shards for evaluation"),
+    ] = None,
+    eval_seed: Annotated[int, typer.Option(help="seeds the --eval-fraction sample")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Create a manifest; prints its hash. Refused manifests list every violation."""
+    """Create a manifest; prints its hash. Refused manifests list every violation.
+
+    With --eval-dataset or --eval-fraction it also names held-out shards: never in the
+    manifest's training shards, evaluated on by continual training (docs/continual.md)."""
     spec = svc.ManifestIn(
         name=name,
         intended_use=use,
@@ -65,9 +77,32 @@ def create(
         parent=parent,
         waivers=_waivers(waive or []),
     )
+    if eval_dataset is None and eval_fraction is None:
+        with tx() as session:
+            out = svc.create_manifest(session, spec)
+        emit(out, as_json, lambda: print(out.hash))
+        return
+    from decimal import Decimal, InvalidOperation
+
+    from registry import continual
+
+    fraction = None
+    if eval_fraction is not None:
+        try:
+            fraction = Decimal(eval_fraction)
+        except InvalidOperation as exc:
+            raise InvalidInput(
+                f"the evaluation fraction {eval_fraction!r} is not a number"
+            ) from exc
     with tx() as session:
-        out = svc.create_manifest(session, spec)
-    emit(out, as_json, lambda: print(out.hash))
+        out, held = continual.create_manifest_with_eval(
+            session, spec, eval_dataset=eval_dataset, eval_fraction=fraction, seed=eval_seed
+        )
+    emit(
+        out.model_dump(mode="json") | {"eval_shards": held},
+        as_json,
+        lambda: print(f"{out.hash}\n{len(held)} held-out shard(s) for evaluation"),
+    )
 
 
 @app.command("list")

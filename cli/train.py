@@ -96,15 +96,60 @@ def train(
     rdzv_endpoint: Annotated[
         str | None, typer.Option(help="HOST:PORT every machine of a multi-node job meets at")
     ] = None,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            help="DATASET[@VERSION]: train one increment per new set of shards (with "
+            "--from-weights); without @VERSION every version of the name"
+        ),
+    ] = None,
+    replay: Annotated[
+        str, typer.Option(help="with --follow: fraction of each increment's tokens replayed")
+    ] = "0",
+    eval_fraction: Annotated[
+        str, typer.Option(help="with --follow: fraction of each increment's new shards held out")
+    ] = "0",
+    once: Annotated[bool, typer.Option(help="with --follow: train what is new, then exit")] = False,
+    every: Annotated[
+        float, typer.Option(help="with --follow: seconds between looks for new shards")
+    ] = 60.0,
+    out_dir: Annotated[
+        str, typer.Option(help="with --follow: where each increment's weights go")
+    ] = "continual",
+    grow_layers: Annotated[
+        int, typer.Option(help="with --from-weights: append N blocks (function-preserving)")
+    ] = 0,
+    grow_width: Annotated[
+        float, typer.Option(help="with --from-weights: widen the MLP by this factor")
+    ] = 1.0,
+    ewc: Annotated[
+        float,
+        typer.Option(help="with --follow: EWC strength toward each increment's parent (0: off)"),
+    ] = 0.0,
     registry: RegistryOpt = None,
     token: TokenOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Train on a manifest's verified shards; record consumption; write stamped weights.
 
+    With --follow DATASET and --from-weights W, train continually: each new set of shards in
+    the dataset becomes a child manifest (new shards plus a --replay sample of the ancestors')
+    and one run continuing the previous one; SIGTERM checkpoints and stops cleanly.
+
     With --registry, the run is opened and recorded through the API, and shards missing from
     the local store are fetched from it (every byte is still verified before use). With
     --nproc-per-node (and --nnodes), torchrun starts one DDP process per rank."""
+    if follow is not None:
+        if manifest is not None or resume is not None or registry is not None:
+            raise InvalidInput("--follow makes its own manifests and runs, on the database")
+        _follow(
+            follow, from_weights, replay=replay, eval_fraction=eval_fraction, once=once,
+            every=every, out_dir=out_dir, steps=steps, batch_size=batch_size, seed=seed,
+            checkpoint_every=checkpoint_every, lr=lr, warmup=warmup, heartbeat_s=heartbeat_s,
+            grow_layers=grow_layers, grow_width=grow_width, ewc=ewc, threads=threads,
+            device=device, as_json=as_json,
+        )  # fmt: skip
+        return
     if (manifest is None) == (resume is None):
         raise InvalidInput("give --manifest to start a run, or --resume RUN to continue one")
     if nproc_per_node < 1 or nnodes < 1:
@@ -128,7 +173,7 @@ def train(
         ]  # fmt: skip
         raise typer.Exit(_torchrun(nproc_per_node, nnodes, rdzv_endpoint, forwarded))
     from cli.interrupts import terminate_as_interrupt
-    from trainer.errors import RunFailed, ShardRevokedError, ShardUnknownError, TrainerError
+    from trainer.errors import TrainerError
     from trainer.run import TrainSpec, parse_override, train_with_registry
 
     spec = None
@@ -147,6 +192,8 @@ def train(
             heartbeat_s=heartbeat_s,
             parent_weights=from_weights,
             tokenizer=tokenizer,
+            grow_layers=grow_layers,
+            grow_width=grow_width,
         )
     client = _client(registry, token)
     try:
@@ -156,15 +203,7 @@ def train(
                 client, spec, resume_run=resume, threads=threads, progress=True, device=device
             )
     except TrainerError as exc:
-        run_id = getattr(exc, "provreg_run", "?")
-        message = f"run {run_id} failed: {exc}"
-        if isinstance(exc, ShardRevokedError):
-            raise NotPermitted(message) from exc
-        if isinstance(exc, ShardUnknownError):
-            raise NotFound(message) from exc
-        if isinstance(exc, RunFailed):
-            raise ProvregError(message) from exc
-        raise IntegrityFailure(message) from exc
+        raise _domain_error(exc) from exc
     finally:
         if registry is not None:
             client.close()
@@ -191,6 +230,111 @@ def train(
         console.print(f"weights {result.weights_path} sha256 {result.weights_sha256}")
 
     emit(summary, as_json, human)
+
+
+def _domain_error(exc: Exception) -> ProvregError:
+    """A trainer error as the registry's kind of error, naming the run."""
+    from trainer.errors import RunFailed, ShardRevokedError, ShardUnknownError
+
+    run_id = getattr(exc, "provreg_run", "?")
+    message = f"run {run_id} failed: {exc}"
+    if isinstance(exc, ShardRevokedError):
+        return NotPermitted(message)
+    if isinstance(exc, ShardUnknownError):
+        return NotFound(message)
+    if isinstance(exc, RunFailed):
+        return ProvregError(message)
+    return IntegrityFailure(message)
+
+
+def _decimal(value: str, what: str) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        out = Decimal(value)
+    except InvalidOperation as exc:
+        raise InvalidInput(f"{what} must be a number, got {value!r}") from exc
+    if not out.is_finite():
+        raise InvalidInput(f"{what} must be a finite number, got {value!r}")
+    return out
+
+
+def _follow(dataset: str, from_weights: str | None, *, replay: str, eval_fraction: str,
+            once: bool, every: float, out_dir: str, steps: int, batch_size: int, seed: int,
+            checkpoint_every: int, lr: float, warmup: int | None, heartbeat_s: float,
+            grow_layers: int, grow_width: float, ewc: float, threads: int | None,
+            device: str, as_json: bool) -> None:  # fmt: skip
+    """``train --follow``: the increments, one line each; SIGTERM stops it cleanly."""
+    import signal
+    import threading
+
+    from trainer.continual import Follower, FollowSpec, IncrementResult
+    from trainer.errors import TrainerError
+
+    if from_weights is None:
+        raise InvalidInput("--follow continues trained weights: give --from-weights W")
+    if not os.path.isfile(from_weights):
+        raise NotFound(f"no weights file at {from_weights}")
+    if not every > 0:
+        raise InvalidInput(f"--every must be > 0 seconds, got {every}")
+    spec = FollowSpec(
+        dataset=dataset,
+        from_weights=from_weights,
+        replay=_decimal(replay, "the replay fraction"),
+        eval_fraction=_decimal(eval_fraction, "the evaluation fraction"),
+        steps=steps, batch_size=batch_size, seed=seed, checkpoint_every=checkpoint_every,
+        lr=lr, warmup=warmup, out_dir=out_dir, heartbeat_s=heartbeat_s,
+        grow_layers=grow_layers, grow_width=grow_width, ewc=ewc,
+    )  # fmt: skip
+    device_for_check(device)
+    follower = Follower(_client(), spec, threads=threads, device=device, progress=not as_json)
+    main = threading.current_thread() is threading.main_thread()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        follower.stop_event.set()
+
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    lines: list[dict[str, Any]] = []
+
+    def shown(done: IncrementResult) -> None:
+        inc = done.increment
+        lines.append(inc.model_dump(mode="json"))
+        if not as_json:
+            drift = (inc.drift or {}).get("bytes_jsd")
+            console.print(
+                f"increment {inc.number}: manifest {inc.manifest[:16]} run {inc.run} "
+                f"{len(inc.delta_shards)} new shards ({inc.delta_tokens:,} tokens), "
+                f"{len(inc.replay_shards)} replayed ({inc.replay_tokens:,} tokens), "
+                f"{len(inc.eval_shards)} held out"
+                + (f", byte drift {drift:.4f}" if drift is not None else "")
+                + (", grown" if inc.growth else "")
+            )
+
+    try:
+        result = follower.run(once=once, every=every, on_increment=shown)
+    except TrainerError as exc:
+        raise _domain_error(exc) from exc
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    if result.stopped:
+        err_console.print(
+            "provreg: stopped: the current step was checkpointed; run the same command again "
+            "to continue",
+            markup=False,
+        )
+    emit(
+        {"follower": result.follower.id, "increments": lines, "stopped": result.stopped},
+        as_json,
+        lambda: console.print(f"follower {result.follower.id}: {len(lines)} increment(s) trained"),
+    )
+
+
+def device_for_check(device: str) -> None:
+    """Refuse an unknown device before the follower writes anything."""
+    from trainer.run import device_for
+
+    device_for(device)
 
 
 def _torchrun(nproc: int, nnodes: int, endpoint: str | None, args: list[str]) -> int:
@@ -263,10 +407,25 @@ def show(
     with tx(write=False) as session:
         row = runs.get_run(session, run)
         per_shard = runs.consumption(session, run) if shards or as_json else None
+        from registry import continual
+
+        tree = continual.lineage(session, row.id)
     data = row.model_dump(mode="json") | (
         {"consumption": [c.model_dump() for c in per_shard]} if per_shard is not None else {}
     )
-    emit(data, as_json, lambda: _show_run(row, per_shard))
+    if tree.loss_table:
+        data["loss_table"] = tree.loss_table
+
+    def human() -> None:
+        from cli.continual import loss_table
+
+        _show_run(row, per_shard)
+        if row.config.get("growth"):
+            g = row.config["growth"]
+            console.print(f"growth: {json.dumps(g['before'])} -> {json.dumps(g['after'])}")
+        loss_table(tree)
+
+    emit(data, as_json, human)
 
 
 @run_app.command("list")
@@ -307,6 +466,9 @@ def _show_report(rep: runs.WeightsReport) -> None:
             f"        registry {rep.stamp['registry']} tokenizer {rep.stamp['tokenizer']}"
         )
         console.print(f"        chain {rep.stamp['manifest_chain']}")
+        if rep.run is not None and rep.run.config.get("growth"):
+            g = rep.run.config["growth"]
+            console.print(f"        grown {json.dumps(g['before'])} -> {json.dumps(g['after'])}")
     m = rep.manifest
     if m is not None:
         doc = m.document

@@ -146,6 +146,32 @@ for x in r["licences"]:
     print(f"record licence {x['licence']}: {x['records']} records, {x['tokens']} tokens")
 PY
 
+step "continual training: a dataset that grows by versions, followed by one model"
+# stream@1: the json package; stream@2 (arrives later): email; stream@3: the CC0 notes
+provreg ingest "$STDLIB"/json/*.py --format text --source python-stdlib --dataset stream@1 \
+    --shard-size 16KiB
+provreg manifest create --name stream-v1 --use research --dataset stream@1 >/dev/null
+provreg train --manifest stream-v1 --config tiny --steps 20 --batch-size 4 \
+    --checkpoint-every 10 --out "$OUT/continual-origin.safetensors" >/dev/null
+FOLLOW=(train --follow stream --from-weights "$OUT/continual-origin.safetensors" --once
+    --steps 12 --batch-size 4 --checkpoint-every 6 --eval-fraction 0.25)
+provreg ingest "$STDLIB"/email/[a-p]*.py --format text --source python-stdlib \
+    --dataset stream@2 --shard-size 32KiB
+echo "-- increment 1, with 25% replay, and (another follower) without"
+provreg "${FOLLOW[@]}" --replay 0.25 --out-dir "$OUT/continual-replay"
+provreg "${FOLLOW[@]}" --replay 0 --out-dir "$OUT/continual-none"
+provreg ingest demo/corpus/*.txt --format text --source provreg-notes --dataset stream@3 \
+    --shard-size 4KiB
+echo "-- increment 2: English notes after code; the replaying model grows a block (function-preserving)"
+provreg "${FOLLOW[@]}" --replay 0.25 --out-dir "$OUT/continual-replay" --grow-layers 1
+provreg "${FOLLOW[@]}" --replay 0 --out-dir "$OUT/continual-none"
+
+step "lineage with replay: increments, new and replayed shards, growth, the forgetting table"
+provreg lineage "$OUT/continual-replay/increment-0002.safetensors"
+step "lineage without replay (compare 'eval inc 1' after increment 2)"
+provreg lineage "$OUT/continual-none/increment-0002.safetensors"
+provreg weights verify "$OUT/continual-replay/increment-0002.safetensors" >/dev/null && echo "grown weights verified"
+
 step "audit log, and a signed checkpoint of it (GET /audit/checkpoints)"
 provreg audit verify
 provreg audit checkpoint --out "$OUT/audit-checkpoint.json"

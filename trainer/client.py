@@ -118,6 +118,19 @@ class LocalRegistry:
     def url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
 
+    @property
+    def engine(self) -> Engine:
+        """The registry database (continual training freezes increments in it directly)."""
+        return self._engine
+
+    @property
+    def store(self) -> str:
+        return self._store
+
+    @property
+    def actor(self) -> str:
+        return self._actor
+
     def _read(self) -> Any:
         return transaction(self._engine, actor=self._actor, write=False)
 

@@ -31,6 +31,7 @@ class GPTConfig:
     vocab_size: int = VOCAB_SIZE
     dropout: float = 0.0
     bias: bool = False
+    mlp_hidden: int | None = None  # MLP width; None: 4 * n_embd (widened by growth)
 
     def __post_init__(self) -> None:
         for name in ("block_size", "n_layer", "n_head", "n_embd", "vocab_size"):
@@ -45,6 +46,14 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
         if type(self.bias) is not bool:
             raise ValueError(f"GPTConfig.bias must be a bool, got {self.bias!r}")
+        hidden = self.mlp_hidden
+        if hidden is not None and (type(hidden) is not int or hidden < 1):
+            raise ValueError(f"GPTConfig.mlp_hidden must be a positive int, got {hidden!r}")
+
+    @property
+    def hidden(self) -> int:
+        """The MLP's width: ``mlp_hidden``, else nanoGPT's 4 * n_embd."""
+        return self.mlp_hidden if self.mlp_hidden is not None else 4 * self.n_embd
 
     @property
     def padded_vocab_size(self) -> int:
@@ -52,8 +61,12 @@ class GPTConfig:
         return -(-self.vocab_size // _VOCAB_MULTIPLE) * _VOCAB_MULTIPLE
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict; `GPTConfig.from_dict(c.to_dict()) == c`."""
-        return dataclasses.asdict(self)
+        """Plain JSON-able dict; `GPTConfig.from_dict(c.to_dict()) == c`. ``mlp_hidden`` is
+        left out while it is the default, so stamps of ungrown models read as before."""
+        out = dataclasses.asdict(self)
+        if out["mlp_hidden"] is None:
+            del out["mlp_hidden"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GPTConfig:
@@ -121,9 +134,9 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, config.hidden, bias=config.bias)
         self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from registry.runs import DEFAULT_HEARTBEAT_S
 from registry.shards.token_count import TOKENIZER as BYTES
 from trainer.client import RegistryClient
 from trainer.data import ShardUsage
+from trainer.growth import check_growth, check_same_interface, grow, grown_config, growth_event
 from trainer.library import Run, code_version, open_run
 from trainer.model import GPT, GPTConfig, config_from, model_state_for_save
 from trainer.train_loop import (
@@ -46,8 +48,15 @@ from trainer.train_loop import (
 )
 from trainer.weights import load_weights
 
+
+class StopRequested(KeyboardInterrupt):
+    """A clean stop asked for (SIGTERM under ``train --follow``): the current step was
+    checkpointed; the run is left interrupted there, to resume."""
+
+
 __all__ = [
     "RunResult",
+    "StopRequested",
     "TrainSpec",
     "check_spec",
     "code_version",
@@ -75,6 +84,10 @@ class TrainSpec:
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
     parent_weights: str | None = None  # continue training from these stamped weights
     tokenizer: str | None = None  # a registered tokenizer's id or prefix; None: provreg.bytes/1
+    grow_layers: int = 0  # with parent_weights: append blocks (trainer.growth)
+    grow_width: float = 1.0  # with parent_weights: widen the MLP by this factor
+    ewc_lambda: float = 0.0  # > 0: pull toward the parent's weights (trainer.ewc)
+    ewc_fisher: str | None = None  # the parent's Fisher file
 
 
 @dataclass
@@ -146,6 +159,8 @@ def check_spec(spec: TrainSpec, *, vocab_size: int | None = None) -> GPTConfig:
         raise InvalidInput(f"seed must be an int >= 0, got {spec.seed!r}")
     if not spec.lr > 0 or spec.weight_decay < 0 or spec.grad_clip < 0 or not spec.heartbeat_s > 0:
         raise InvalidInput("need lr > 0, weight_decay >= 0, grad_clip >= 0 and heartbeat_s > 0")
+    if not spec.ewc_lambda >= 0 or (spec.ewc_lambda > 0 and not spec.ewc_fisher):
+        raise InvalidInput("EWC needs a strength >= 0 and, when > 0, the parent's Fisher file")
     if spec.warmup is not None and spec.warmup < 0:
         raise InvalidInput(f"warmup must be >= 0, got {spec.warmup}")
     out = Path(spec.out)
@@ -166,9 +181,12 @@ def device_for(name: str) -> torch.device:
         raise InvalidInput(f"device: {exc}", field="train.device") from exc
 
 
-def _run_config(spec: TrainSpec, model_config: GPTConfig) -> dict[str, Any]:
+def _run_config(
+    spec: TrainSpec, model_config: GPTConfig, growth: dict[str, Any] | None = None
+) -> dict[str, Any]:
     out = Path(spec.out).resolve()
-    return {
+    extra = {"growth": growth} if growth is not None else {}
+    return extra | {
         "config_name": spec.config,
         "model": model_config.to_dict(),
         "train": {
@@ -183,6 +201,11 @@ def _run_config(spec: TrainSpec, model_config: GPTConfig) -> dict[str, Any]:
             "out": str(out),
             "checkpoint_dir": str(out.with_name(out.name + ".checkpoints")),
             "parent_weights": spec.parent_weights,
+            **(
+                {"ewc": {"lambda": spec.ewc_lambda, "fisher": spec.ewc_fisher}}
+                if spec.ewc_lambda > 0
+                else {}
+            ),
         },
     }
 
@@ -196,13 +219,16 @@ def train_with_registry(
     progress: bool = False,
     prefetch: bool = True,
     device: str = "auto",
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Open (or resume) a run, train it on its manifest's verified shards, stamp the weights.
 
     Give ``spec`` for a new run, or ``resume_run`` to continue an interrupted one with the
     config it was opened with. ``device`` and ``threads`` say where it runs, not what it is:
     a run may resume on another device (consumption stays exact; the numerics may differ).
-    Under ``torchrun``, every rank calls it; the run is the job's.
+    Under ``torchrun``, every rank calls it; the run is the job's. ``should_stop`` (asked
+    after each step) asks for a clean stop: the step is checkpointed, then ``StopRequested``
+    (a ``KeyboardInterrupt``) leaves the run interrupted at that checkpoint, to resume.
 
     Raises:
         InvalidInput: a bad spec (nothing is written).
@@ -221,10 +247,19 @@ def train_with_registry(
         if spec.tokenizer not in (None, BYTES):
             vocab = client.tokenizer(spec.tokenizer).vocab_size  # type: ignore[arg-type]
         model_config = check_spec(spec, vocab_size=vocab)
-        parent_run = None
+        parent_run, growth = None, None
+        if spec.grow_layers or spec.grow_width != 1.0:
+            check_growth(spec.grow_layers, spec.grow_width)
+            if spec.parent_weights is None:
+                raise InvalidInput("growth grows trained weights: give the weights to continue")
         if spec.parent_weights is not None:
-            parent_run = _parent_run(spec.parent_weights, model_config)
-        config = _run_config(spec, model_config)
+            growing = bool(spec.grow_layers) or spec.grow_width != 1.0
+            parent_run = _parent_run(spec.parent_weights, model_config, growing=growing)
+            if spec.grow_layers or spec.grow_width != 1.0:
+                before = model_config
+                model_config = grown_config(before, layers=spec.grow_layers, width=spec.grow_width)
+                growth = growth_event(before, model_config, spec.grow_layers, spec.grow_width)
+        config = _run_config(spec, model_config, growth)
         run = open_run(
             spec.manifest,
             client=client,
@@ -237,18 +272,27 @@ def train_with_registry(
     else:
         run = open_run(resume=resume_run, client=client)
     with run:
-        return _train(run, where, threads, progress, prefetch, t_call)
+        return _train(run, where, threads, progress, prefetch, t_call, should_stop)
 
 
-def _parent_run(path: str, model_config: GPTConfig) -> str:
+def _parent_run(path: str, model_config: GPTConfig, *, growing: bool = False) -> str:
     _, stamp = load_weights(path)
-    if GPTConfig.from_dict(stamp.config) != model_config:
+    parent = GPTConfig.from_dict(stamp.config)
+    if growing:  # growth keeps the vocabulary and context: say so, not just "another config"
+        check_same_interface(parent, model_config)
+    if parent != model_config:
         raise InvalidInput(f"{path} holds a {stamp.config} model, not the requested config")
     return stamp.run
 
 
 def _train(
-    run: Run, device: torch.device, threads: int | None, show: bool, prefetch: bool, t_call: float
+    run: Run,
+    device: torch.device,
+    threads: int | None,
+    show: bool,
+    prefetch: bool,
+    t_call: float,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """The loop: each step is counted, shown, checkpointed when due, and only then the next one
     is taken; at the end the weights are stamped and the run completed (module docstring)."""
@@ -268,6 +312,11 @@ def _train(
             model, device_ids=[device] if device.type == "cuda" else None
         )
     steps, every = hp["steps"], hp["checkpoint_every"]
+    penalty = None
+    if hp.get("ewc"):
+        from trainer.ewc import EWCPenalty
+
+        penalty = EWCPenalty(model, hp["ewc"]["fisher"], hp["ewc"]["lambda"])
     result = RunResult(
         run.id, "running", start, start, [], 0, {}, None, None, None, [], str(device)
     )
@@ -277,13 +326,23 @@ def _train(
             t0 = time.perf_counter()
             lr = lr_at(step, lr=hp["lr"], warmup=hp["warmup"], steps=steps)
             loss = optimizer_step(
-                trained, optimizer, batch["input_ids"], step=step, lr=lr, grad_clip=hp["grad_clip"]
+                trained,
+                optimizer,
+                batch["input_ids"],
+                step=step,
+                lr=lr,
+                grad_clip=hp["grad_clip"],
+                penalty=penalty,
             )
             run.record(batch, step=step, loss=loss)  # trained on, not yet durable
             result.add(step, loss, batch["usage"], t_call=t_call)
             _show_step(bar, loss, batch, time.perf_counter() - t0)
-            if (step + 1) % every == 0 and step + 1 < steps:  # the weights stand for the last
+            due = (step + 1) % every == 0
+            stop = should_stop is not None and should_stop() and step + 1 < steps
+            if (due or stop) and step + 1 < steps:  # the weights stand for the last
                 run.checkpoint(model, optimizer, step=step)
+            if stop:
+                raise StopRequested(f"stopped at step {step + 1}, checkpointed")
             crash_point("train.after_step")  # a kill here loses the steps since the checkpoint
     finally:
         dataset.close()  # stop reading ahead before the weights are written
@@ -310,6 +369,9 @@ def _model(
     start = run.restore(model, optimizer)
     if start == 0 and hp.get("parent_weights"):
         parent, _ = load_weights(hp["parent_weights"])
+        growth = run.config.get("growth")
+        if growth is not None:  # function-preserving: the grown model computes the parent's
+            parent = grow(parent, layers=growth["layers"], width=growth["width"], seed=run.seed)
         model.load_state_dict(parent.state_dict())
     return model, optimizer, start
 

@@ -199,8 +199,10 @@ def optimizer_step(
     step: int,
     lr: float,
     grad_clip: float,
+    penalty: Callable[[], torch.Tensor] | None = None,
 ) -> float:
-    """One update of a next-token model on ``tokens`` (B, T+1); the loss before it.
+    """One update of a next-token model on ``tokens`` (B, T+1); the loss before it (the data
+    loss: a ``penalty``, such as EWC's, is added to what is minimised, not to what is reported).
 
     ``model(x, y)`` returns ``(logits, loss)`` (the GPT, or a ``DistributedDataParallel`` of it).
 
@@ -215,7 +217,7 @@ def optimizer_step(
     if loss is None or not torch.isfinite(loss):
         raise TrainingDivergedError(f"loss is {loss} at step {step}; stopping before the update")
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss + penalty() if penalty is not None else loss).backward()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     opt.step()

@@ -474,3 +474,77 @@ class AuditCheckpoint(Base):
     at: Mapped[datetime] = mapped_column()
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- continual training (issue #18) ------------------------------------------------------------
+
+INCREMENT_ROLES = ("delta", "replay")
+
+
+class ContinualFollower(Base):
+    """A ``provreg train --follow``: which dataset it follows, from which weights, how.
+
+    The increments below it are where it is; a restarted follower (the same dataset, origin
+    weights, replay, hold-out and seed) picks up after its last increment."""
+
+    __tablename__ = "continual_followers"
+    __table_args__ = (
+        UniqueConstraint(
+            "dataset", "dataset_version", "origin_weights", "replay", "eval_fraction", "seed"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    dataset_version: Mapped[str] = mapped_column(String(50))  # "*": every version of the name
+    origin_run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"))
+    origin_weights: Mapped[str] = mapped_column(String(64))
+    replay: Mapped[Decimal] = mapped_column()
+    eval_fraction: Mapped[Decimal] = mapped_column()
+    seed: Mapped[int] = mapped_column(BigInteger)
+    settings: Mapped[str] = mapped_column(Text)  # canonical JSON: the training spec
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContinualIncrement(Base):
+    """One increment: its frozen manifest (delta + replay), its run, and what it measured."""
+
+    __tablename__ = "continual_increments"
+    __table_args__ = (UniqueConstraint("follower_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    follower_id: Mapped[str] = mapped_column(ForeignKey("continual_followers.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("training_runs.id"))
+    delta_shards: Mapped[int] = mapped_column(BigInteger)
+    delta_tokens: Mapped[int] = mapped_column(BigInteger)
+    replay_shards: Mapped[int] = mapped_column(BigInteger)
+    replay_tokens: Mapped[int] = mapped_column(BigInteger)
+    drift: Mapped[str | None] = mapped_column(Text)  # JSON
+    growth: Mapped[str | None] = mapped_column(Text)  # JSON: config before and after
+    eval_losses: Mapped[str | None] = mapped_column(Text)  # JSON: eval set -> loss
+    status: Mapped[str] = mapped_column(String(20), default="frozen")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncrementShard(Base):
+    """A shard of an increment's manifest, and why it is there (new data, or replayed)."""
+
+    __tablename__ = "continual_increment_shards"
+
+    increment_id: Mapped[int] = mapped_column(
+        ForeignKey("continual_increments.id"), primary_key=True
+    )
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10))
+
+
+class ManifestEvalShard(Base):
+    """A held-out shard named by a manifest: evaluated on, never trained on (it is not in the
+    manifest's shards, so the trainer's shard source refuses it)."""
+
+    __tablename__ = "manifest_eval_shards"
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
