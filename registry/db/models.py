@@ -387,3 +387,49 @@ class Tokenizer(Base):
     store_uri: Mapped[str] = mapped_column(String(2000))
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignalObservation(Base):
+    """An opt-out signal as observed: the exact bytes (``raw``, with their SHA-256), where and
+    when they were seen, and how they were read at import (``parsed`` with ``vocabulary``).
+
+    Evidence, append-only (triggers in migration 0005): a newer robots.txt is a new row; a
+    reading with a newer vocabulary is a ``SignalParse`` row beside it, never an edit.
+    ``url_path`` is the path and query of ``url`` for kinds that describe one URL (an HTTP
+    response's header fields, an HTML page); it is null for origin-wide files.
+    """
+
+    __tablename__ = "signal_observations"
+    __table_args__ = (
+        Index("ix_signal_observations_origin", "origin", "observed_at"),
+        CheckConstraint(
+            _in("kind", ("robots.txt", "tdmrep.json", "http-header", "html")), name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000))
+    url_path: Mapped[str | None] = mapped_column(String(2000))
+    observed_at: Mapped[datetime]
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    parsed: Mapped[str] = mapped_column(Text)
+    vocabulary: Mapped[str] = mapped_column(String(60))
+    via: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignalParse(Base):
+    """A later reading of an observation's stored bytes with another vocabulary
+    (``provreg signals reparse``); the newest reading is the one the evaluator uses."""
+
+    __tablename__ = "signal_parses"
+    __table_args__ = (Index("ix_signal_parses_observation", "observation_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("signal_observations.id"))
+    vocabulary: Mapped[str] = mapped_column(String(60))
+    parsed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
