@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import JSON_HELP, console, emit, table, tx
+from cli.common import JSON_HELP, console, emit, tx
 from registry.entities.signals import ObservationOut, VerdictOut
 from registry.errors import InvalidInput
 from registry.signals import observations

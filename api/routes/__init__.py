@@ -19,6 +19,7 @@ from api.routes import (
     manifests,
     runs,
     shards,
+    signals,
     sources,
     tokenizers,
     tokens,
@@ -38,5 +39,6 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     tokens.router,
     tokenizers.router,
+    signals.router,
     disclosures.router,
 ]
