@@ -233,7 +233,7 @@ class OriginRules:
 
 
 UNKNOWN: Final = Verdict("unknown", None)
-_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*://[^/?#@:A-Z]+)([^#]*)")
+_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*://[^/?#@:A-Z]+)((?:[/?][^#]*)?)")
 
 
 class Judge:

@@ -275,7 +275,7 @@ def source_licence_signal(session: Session, source: str) -> evaluate.Signal:
     row = session.scalars(select(Source).where(Source.name == source)).first()
     if row is None:
         raise NotFound(f"unknown source {source!r}")
-    no_ai = dict(session.execute(select(Licence.spdx_id, Licence.no_ai_training)).tuples().all())
+    no_ai = {k: v for k, v in session.execute(select(Licence.spdx_id, Licence.no_ai_training))}
     state, ids = licence_state(row.licence_expression, no_ai)
     detail = f"source {source!r} is licensed {row.licence_expression}; " + (
         f"{', '.join(ids)} forbid(s) AI training" if ids else "no licence forbids AI training"
