@@ -22,10 +22,14 @@ The combination rule (``docs/signals.md``), applied per URL:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from functools import lru_cache
+from typing import Any, Final, Literal
+
+from protego._urlpattern import _URLPattern
+from protego._utils import _quote_path
 
 from registry.signals import headers as header_fields
 from registry.signals import tdmrep
@@ -140,6 +144,27 @@ def _header_signals(fact: ObservationFact, vocab: Vocabulary, into: _UrlSignals)
     into.tdm_header, into.tdm_header_obs = tdmrep.from_headers(fields), fact.id
 
 
+@lru_cache(maxsize=4096)
+def _robots_rules(raw: bytes, crawler: str, vocab: str) -> RobotsRules:
+    """Compiled once per distinct file: many sites serve the same robots.txt."""
+    return RobotsRules(raw.decode("utf-8", errors="replace"), crawler, vocabulary(vocab))
+
+
+@lru_cache(maxsize=4096)
+def _tdm_file(raw: bytes) -> tdmrep.TdmFile:
+    return tdmrep.parse_file(raw)
+
+
+def _regex(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """A robots.txt pattern with ``*`` or a final ``$`` as a compiled regex ``match``; it
+    matches exactly what ``protego``'s ``_URLPattern.match`` does (leftmost placement of the
+    literal parts is what both find), in C rather than Python."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    regex = ".*".join(re.escape(part) for part in body.split("*"))
+    return re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL).match
+
+
 class OriginRules:
     """The observations in force for one origin, compiled for one crawler; ``judge(path)``."""
 
@@ -151,18 +176,19 @@ class OriginRules:
         self.tdm_obs: int | None = None
         self.urls: dict[str, _UrlSignals] = {}
         self.cache: dict[str, Verdict] = {}
+        self.keyed: dict[Any, Verdict] = {}
         for f in facts:
             vocab = vocabulary(f.vocabulary)
             if f.kind == ROBOTS:
-                text = f.raw.decode("utf-8", errors="replace")
-                self.robots, self.robots_obs = RobotsRules(text, crawler, vocab), f.id
+                self.robots, self.robots_obs = _robots_rules(f.raw, crawler, f.vocabulary), f.id
             elif f.kind == TDMREP:
-                self.tdm, self.tdm_obs = tdmrep.parse_file(f.raw), f.id
+                self.tdm, self.tdm_obs = _tdm_file(f.raw), f.id
             elif f.kind == HEADER and f.url_path is not None:
                 _header_signals(f, vocab, self.urls.setdefault(f.url_path, _UrlSignals()))
             elif f.kind == HTML and f.url_path is not None:
                 url = self.urls.setdefault(f.url_path, _UrlSignals())
                 url.tdm_html, url.tdm_html_obs = tdmrep.from_html(f.raw), f.id
+        self._compile_keys()
 
     def signals(self, path: str) -> list[Signal]:
         out: list[Signal] = []
@@ -175,7 +201,7 @@ class OriginRules:
                         ROBOTS_DISALLOW,
                         "disallow",
                         self.robots_obs,
-                        f"robots.txt group {group!r} disallows fetching {path}",
+                        f"robots.txt group {group!r} disallows fetching the path",
                     )
                 ]
             if j.usage_rule is not None:
@@ -225,15 +251,195 @@ class OriginRules:
         state: State = "disallow" if value.reservation == 1 else "allow"
         return Signal(TDMREP_SIGNAL, state, obs[where], detail)
 
+    def _compile_keys(self) -> None:
+        """The patterns every judgement depends on, split into plain prefixes and the rest.
+
+        Why a verdict can be cached per key, not per path: if a path starts with two plain
+        prefixes, the shorter is a prefix of the longer; so which plain prefixes a path starts
+        with is fixed by the longest one it starts with. With which special patterns (``*``,
+        ``$``) match, that fixes every rule's outcome, hence the verdict.
+        """
+        patterns: list[_URLPattern] = []
+        if self.robots is not None:
+            patterns += self.robots.patterns()
+        if self.tdm is not None:
+            patterns += self.tdm.patterns()
+        plain = {p._pattern for p in patterns if not (p._contains_asterisk or p._contains_dollar)}
+        self.plain = sorted(plain, key=len, reverse=True)
+        # one C-level match finds the longest: alternatives are tried longest first
+        self.longest = re.compile("|".join(re.escape(p) for p in self.plain)).match
+        special = {p._pattern for p in patterns if p._contains_asterisk or p._contains_dollar}
+        self.special = [_regex(k) for k in sorted(special)]
+
     def judge(self, path: str) -> Verdict:
-        cached = self.cache.get(path)
-        if cached is None:
-            cached = self.cache[path] = decide(self.signals(path))
-        return cached
+        """The verdict for ``path`` (path and query), cached per key (``_compile_keys``)."""
+        if path in self.urls or path == "/robots.txt":
+            cached = self.cache.get(path)
+            if cached is None:
+                cached = self.cache[path] = decide(self.signals(path))
+            return cached
+        quoted = path if _PLAIN(path) else _quote_path(path)
+        m = self.longest(quoted)
+        longest = m.group() if m is not None else ""
+        special = self.special
+        key: Any = (longest, *[r(quoted) is not None for r in special]) if special else longest
+        verdict = self.keyed.get(key)
+        if verdict is None:
+            verdict = self.keyed[key] = decide(self.signals(path))
+        return verdict
+
+@lru_cache(maxsize=4096)
+def _robots_rules(raw: bytes, crawler: str, vocab: str) -> RobotsRules:
+    """Compiled once per distinct file: many sites serve the same robots.txt."""
+    return RobotsRules(raw.decode("utf-8", errors="replace"), crawler, vocabulary(vocab))
+
+
+@lru_cache(maxsize=4096)
+def _tdm_file(raw: bytes) -> tdmrep.TdmFile:
+    return tdmrep.parse_file(raw)
+
+
+def _regex(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """A robots.txt pattern with ``*`` or a final ``$`` as a compiled regex ``match``; it
+    matches exactly what ``protego``'s ``_URLPattern.match`` does (leftmost placement of the
+    literal parts is what both find), in C rather than Python."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    regex = ".*".join(re.escape(part) for part in body.split("*"))
+    return re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL).match
+
+
+class OriginRules:
+    """The observations in force for one origin, compiled for one crawler; ``judge(path)``."""
+
+    def __init__(self, origin: str, facts: Iterable[ObservationFact], crawler: str) -> None:
+        self.origin = origin
+        self.robots: RobotsRules | None = None
+        self.robots_obs: int | None = None
+        self.tdm: tdmrep.TdmFile | None = None
+        self.tdm_obs: int | None = None
+        self.urls: dict[str, _UrlSignals] = {}
+        self.cache: dict[str, Verdict] = {}
+        self.keyed: dict[Any, Verdict] = {}
+        for f in facts:
+            vocab = vocabulary(f.vocabulary)
+            if f.kind == ROBOTS:
+                self.robots, self.robots_obs = _robots_rules(f.raw, crawler, f.vocabulary), f.id
+            elif f.kind == TDMREP:
+                self.tdm, self.tdm_obs = _tdm_file(f.raw), f.id
+            elif f.kind == HEADER and f.url_path is not None:
+                _header_signals(f, vocab, self.urls.setdefault(f.url_path, _UrlSignals()))
+            elif f.kind == HTML and f.url_path is not None:
+                url = self.urls.setdefault(f.url_path, _UrlSignals())
+                url.tdm_html, url.tdm_html_obs = tdmrep.from_html(f.raw), f.id
+        self._compile_keys()
+
+    def signals(self, path: str) -> list[Signal]:
+        out: list[Signal] = []
+        if self.robots is not None:
+            j = self.robots.judge(path)
+            if not j.fetchable:
+                group = self.robots.group or "*"
+                return [
+                    Signal(
+                        ROBOTS_DISALLOW,
+                        "disallow",
+                        self.robots_obs,
+                        f"robots.txt group {group!r} disallows fetching the path",
+                    )
+                ]
+            if j.usage_rule is not None:
+                r = j.usage_rule
+                out.append(
+                    Signal(
+                        ROBOTS_CONTENT_USAGE,
+                        j.usage,
+                        self.robots_obs,
+                        f"line {r.line}: Content-Usage: {r.path} {r.statement}",
+                    )
+                )
+            if j.signal_rule is not None:
+                r = j.signal_rule
+                out.append(
+                    Signal(
+                        CONTENT_SIGNAL,
+                        j.signal,
+                        self.robots_obs,
+                        f"line {r.line}: Content-Signal: {r.path} {r.statement}",
+                    )
+                )
+        url = self.urls.get(path)
+        if url is not None and url.usage is not None:
+            out.append(url.usage)
+        tdm = self._tdm(path, url)
+        if tdm is not None:
+            out.append(tdm)
+        return out
+
+    def _tdm(self, path: str, url: _UrlSignals | None) -> Signal | None:
+        file_value, rule = (
+            self.tdm.lookup(path) if self.tdm is not None else (tdmrep.TdmValue(None), None)
+        )
+        header = url.tdm_header if url else tdmrep.TdmValue(None)
+        html = url.tdm_html if url else tdmrep.TdmValue(None)
+        value, where = tdmrep.resolve(file_value, header, html)
+        if where is None or value.reservation is None:
+            return None
+        technique = ("tdmrep.json", "tdm-reservation header", "HTML meta")[where]
+        obs = (self.tdm_obs, url.tdm_header_obs if url else None, url.tdm_html_obs if url else None)
+        detail = f"{technique}: tdm-reservation={value.reservation}"
+        if where == 0 and rule is not None:
+            detail += f" (location {rule.location!r})"
+        if value.policy:
+            detail += f", tdm-policy {value.policy}"
+        state: State = "disallow" if value.reservation == 1 else "allow"
+        return Signal(TDMREP_SIGNAL, state, obs[where], detail)
+
+    def _compile_keys(self) -> None:
+        """The patterns every judgement depends on, split into plain prefixes and the rest.
+
+        Why a verdict can be cached per key, not per path: if a path starts with two plain
+        prefixes, the shorter is a prefix of the longer; so which plain prefixes a path starts
+        with is fixed by the longest one it starts with. With which special patterns (``*``,
+        ``$``) match, that fixes every rule's outcome, hence the verdict.
+        """
+        patterns: list[_URLPattern] = []
+        if self.robots is not None:
+            patterns += self.robots.patterns()
+        if self.tdm is not None:
+            patterns += self.tdm.patterns()
+        plain = {p._pattern for p in patterns if not (p._contains_asterisk or p._contains_dollar)}
+        self.plain = sorted(plain, key=len, reverse=True)
+        # one C-level match finds the longest: alternatives are tried longest first
+        self.longest = re.compile("|".join(re.escape(p) for p in self.plain)).match
+        special = {p._pattern for p in patterns if p._contains_asterisk or p._contains_dollar}
+        self.special = [_regex(k) for k in sorted(special)]
+
+    def judge(self, path: str) -> Verdict:
+        """The verdict for ``path`` (path and query), cached per key (``_compile_keys``)."""
+        if path in self.urls or path == "/robots.txt":
+            cached = self.cache.get(path)
+            if cached is None:
+                cached = self.cache[path] = decide(self.signals(path))
+            return cached
+        quoted = path if _PLAIN(path) else _quote_path(path)
+        longest = ""
+        for prefix in self.plain:
+            if quoted.startswith(prefix):
+                longest = prefix
+                break
+        key: Any = (
+            (longest, *[r(quoted) is not None for r in self.special]) if self.special else longest
+        )
+        verdict = self.keyed.get(key)
+        if verdict is None:
+            verdict = self.keyed[key] = decide(self.signals(path))
+        return verdict
 
 
 UNKNOWN: Final = Verdict("unknown", None)
-_ORIGIN = re.compile(r"([a-z][a-z0-9+.-]*://[^/?#@:A-Z]+)((?:[/?][^#]*)?)")
+_PLAIN = re.compile(r"/(?!/)[A-Za-z0-9_.~/=-]*").fullmatch  # protego leaves these as they are
+_ORIGIN = re.compile(r"(https?://[^/?#@:A-Z]+)((?:/[^#]*)?)")
 
 
 class Judge:
@@ -266,10 +472,9 @@ class Judge:
             InvalidInput: ``url`` is not an absolute http(s) URL.
         """
         m = _ORIGIN.fullmatch(url)
-        if m is not None and m.group(1).startswith(("http://", "https://")):
-            path = m.group(2) or "/"
-            return m.group(1), ("/" + path if path[0] == "?" else path)
-        return parse_url(url)  # uppercase, a port, credentials: the careful way
+        if m is not None:
+            return m.group(1), m.group(2) or "/"
+        return parse_url(url)  # uppercase, a port, a fragment, credentials: the careful way
 
     def judge(self, url: str) -> Verdict:
         """The verdict for one absolute URL (raises ``InvalidInput`` for anything else)."""
@@ -280,5 +485,14 @@ class Judge:
         return UNKNOWN if rules is None else rules.judge(path)
 
     def judge_many(self, urls: Iterable[str]) -> list[Verdict]:
-        judge = self.judge
-        return [judge(u) for u in urls]
+        """``judge`` over many URLs (the same loop, with its lookups hoisted)."""
+        if self._all is not None:
+            return [self._all for _ in urls]
+        out: list[Verdict] = []
+        append, match, origins = out.append, _ORIGIN.fullmatch, self.origins
+        for url in urls:
+            m = match(url)
+            origin, path = (m.group(1), m.group(2) or "/") if m is not None else parse_url(url)
+            rules = origins.get(origin)
+            append(UNKNOWN if rules is None else rules.judge(path))
+        return out

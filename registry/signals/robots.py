@@ -19,6 +19,7 @@ the same way, its ``ai-train`` deciding training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import http_sf
@@ -98,6 +99,11 @@ def _signal_state(statement: str) -> tuple[State, str | None]:
     return "unknown", None
 
 
+@lru_cache(maxsize=65536)
+def _training(statement: str, vocab: Vocabulary) -> State:
+    return parse_statement(statement.encode(), vocab).training(vocab)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     pattern: _URLPattern
@@ -135,7 +141,7 @@ class RobotsRules:
         for r in rules:
             quoted = _quote_pattern(r.path)
             if vocab is not None:
-                state = parse_statement(r.statement.encode(), vocab).training(vocab)
+                state = _training(r.statement, vocab)
             else:
                 state = _signal_state(r.statement)[0]
             out.append(_Compiled(_URLPattern(quoted), len(quoted), state, r))
@@ -155,6 +161,13 @@ class RobotsRules:
             return "unknown", None
         state = combine([c.state for c in matched])
         return state, next(c.rule for c in matched if c.state == state or state == "unknown")
+
+    def patterns(self) -> list[_URLPattern]:
+        """Every pattern a judgement can depend on: the group's Allow/Disallow rules (protego's
+        own, including the ones it derives) and the usage rules."""
+        matched = self.parser._get_matching_rule_set(self.crawler)
+        rules = [r.value for r in matched._rules] if matched is not None else []
+        return rules + [c.pattern for c in (*self._usage, *self._signal)]
 
     def judge(self, path: str) -> PathJudgement:
         """``path`` is a URL's path and query (``/a/b?c``)."""

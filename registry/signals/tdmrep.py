@@ -58,6 +58,9 @@ class TdmFile:
     def __post_init__(self) -> None:
         self._compiled = [(_URLPattern(_quote_pattern(r.location)), r) for r in self.rules]
 
+    def patterns(self) -> list[_URLPattern]:
+        return [p for p, _ in self._compiled]
+
     def lookup(self, path: str) -> tuple[TdmValue, TdmRule | None]:
         """The first rule whose location matches ``path`` (path and query)."""
         quoted = _quote_path(path)

@@ -112,3 +112,31 @@ def test_urls_in_other_spellings_reach_the_same_origin() -> None:
     ):
         assert judge.judge(url).state == "disallowed", url
     assert judge.judge("https://ex.org/private/z").decided_by.signal == ev.ROBOTS_DISALLOW  # type: ignore[union-attr]
+
+
+def test_the_cached_verdicts_equal_judging_each_path_afresh() -> None:
+    """Verdicts are cached per (longest plain prefix, special patterns matched): on random
+    paths, with wildcards, anchors, percent-escapes and queries, they equal the direct rule."""
+    import random
+
+    robots = (
+        b"User-agent: *\nDisallow: /private/\nAllow: /private/ok/\nDisallow: /*.gif$\n"
+        b"Disallow: /search?\nAllow: /x/index.html\nContent-Usage: train-ai=y\n"
+        b"Content-Usage: /a/ train-ai=n\nContent-Usage: /a/b*c train-ai=y\n"
+        b"Content-Usage: /%7Euser/ train-ai=n\nContent-Signal: /p ai-train=no\n"
+    )
+    file = b'[{"location": "/m/*.jpg$", "tdm-reservation": 1}, {"location": "/m/", "tdm-reservation": 0}]'
+    facts = [fact(1, ev.ROBOTS, robots, 1), fact(2, ev.TDMREP, file, 1)]
+    rules = ev.OriginRules("https://ex.org", facts, "bot")
+    fresh = ev.OriginRules("https://ex.org", facts, "bot")
+    rng = random.Random(3)
+    parts = ["private", "ok", "a", "b", "bxc", "c", "x", "index.html", "m", "p.jpg", "y.gif",
+             "~user", "%7euser", "%41", "search", "p", "pq"]  # fmt: skip
+    seen = set()
+    for _ in range(3000):
+        path = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 4)))
+        if rng.random() < 0.2:
+            path += rng.choice(["?q=1", "?", "/"])
+        seen.add(path)
+        assert rules.judge(path) == ev.decide(fresh.signals(path)), path
+    assert len(rules.keyed) < len(seen) / 5  # the cache is per key, not per path
