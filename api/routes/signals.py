@@ -63,7 +63,7 @@ def get_observation(observation_id: int, session: SessionDep, _: ReaderDep) -> O
     "/observations",
     status_code=201,
     response_model=ObservationOut,
-    responses=responses(*AUTH, 422),
+    responses=responses(*AUTH, 400, 422),
 )
 def add_observation(spec: ObservationIn, session: SessionDep, _: CuratorDep) -> ObservationOut:
     """Record an observed signal (curator): its bytes are stored with their SHA-256."""

@@ -153,7 +153,7 @@ def test_bad_input_is_one_line_and_stores_nothing(
 
 
 class _Site(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         routes: dict[str, tuple[int, dict[str, str], bytes]] = {
             "/robots.txt": (200, {"Content-Type": "text/plain"}, ROBOTS),
             "/.well-known/tdmrep.json": (200, {"Content-Type": "application/json"}, TDMREP),
@@ -234,7 +234,7 @@ def test_fetch_from_a_server_without_signal_files_records_nothing(cli: Cli, engi
 
 
 class _Empty(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
