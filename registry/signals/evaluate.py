@@ -251,6 +251,13 @@ class OriginRules:
         state: State = "disallow" if value.reservation == 1 else "allow"
         return Signal(TDMREP_SIGNAL, state, obs[where], detail)
 
+    def observation_ids(self) -> set[int]:
+        """The observations in force here (what a judgement of this origin applied)."""
+        ids = {self.robots_obs, self.tdm_obs}
+        for u in self.urls.values():
+            ids |= {u.usage.observation if u.usage else None, u.tdm_header_obs, u.tdm_html_obs}
+        return {i for i in ids if i is not None}
+
     def _compile_keys(self) -> None:
         """The patterns every judgement depends on, split into plain prefixes and the rest.
 
