@@ -1,4 +1,5 @@
-"""signals: opt-out signal observations (append-only evidence) and their later readings
+"""signals: opt-out signal observations (append-only evidence), their later readings, and the
+observations each shard's ingest applied
 
 Revision ID: 0005
 Revises: 0003
@@ -60,6 +61,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signal_parses")),
     )
     op.create_index("ix_signal_parses_observation", "signal_parses", ["observation_id"])
+    op.create_table(
+        "shard_signal_observations",
+        sa.Column("shard_id", sa.String(length=64), nullable=False),
+        sa.Column("observation_id", BigId, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shard_id"], ["shards.id"], name=op.f("fk_shard_signal_observations_shard_id_shards")
+        ),
+        sa.ForeignKeyConstraint(
+            ["observation_id"],
+            ["signal_observations.id"],
+            name=op.f("fk_shard_signal_observations_observation_id_signal_observations"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "shard_id", "observation_id", name=op.f("pk_shard_signal_observations")
+        ),
+    )
+    op.create_index(
+        "ix_shard_signal_observations_observation",
+        "shard_signal_observations",
+        ["observation_id"],
+    )
     _append_only()
 
 
@@ -89,6 +111,10 @@ def downgrade() -> None:
         for table in APPEND_ONLY:
             for verb in ("update", "delete"):
                 op.execute(f"DROP TRIGGER {table}_no_{verb}")
+    op.drop_index(
+        "ix_shard_signal_observations_observation", table_name="shard_signal_observations"
+    )
+    op.drop_table("shard_signal_observations")
     op.drop_index("ix_signal_parses_observation", table_name="signal_parses")
     op.drop_table("signal_parses")
     op.drop_index("ix_signal_observations_origin", table_name="signal_observations")

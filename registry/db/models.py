@@ -433,3 +433,16 @@ class SignalParse(Base):
     vocabulary: Mapped[str] = mapped_column(String(60))
     parsed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShardSignalObservation(Base):
+    """Which observations an ingest applied to a shard: those in force, at ingest, for the
+    origins of the records it judged (``registry.signals.admission``)."""
+
+    __tablename__ = "shard_signal_observations"
+    __table_args__ = (Index("ix_shard_signal_observations_observation", "observation_id"),)
+
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("signal_observations.id"), primary_key=True
+    )

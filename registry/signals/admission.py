@@ -11,7 +11,7 @@ shards of that ingest record (``shard_signal_observations``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -128,3 +128,33 @@ class Admission:
             if keep[-1]:
                 self.report.kept += 1
         return keep
+
+
+def record_applied(session: Session, shard_ids: Iterable[str], observation_ids: set[int]) -> int:
+    """Link each shard to the observations its ingest applied (a shard registered again keeps
+    its links and gains the new ones). Returns how many links were added."""
+    from sqlalchemy import select
+
+    from registry.db.chunks import chunked
+    from registry.db.models import ShardSignalObservation
+
+    ids = sorted(set(shard_ids))
+    if not ids or not observation_ids:
+        return 0
+    existing: set[tuple[str, int]] = set()
+    for chunk in chunked(ids):
+        existing |= {
+            (r.shard_id, r.observation_id)
+            for r in session.scalars(
+                select(ShardSignalObservation).where(ShardSignalObservation.shard_id.in_(chunk))
+            )
+        }
+    new = [
+        ShardSignalObservation(shard_id=s, observation_id=o)
+        for s in ids
+        for o in sorted(observation_ids)
+        if (s, o) not in existing
+    ]
+    session.add_all(new)
+    session.flush()
+    return len(new)
