@@ -155,14 +155,26 @@ def _tdm_file(raw: bytes) -> tdmrep.TdmFile:
     return tdmrep.parse_file(raw)
 
 
-def _regex(pattern: str) -> Callable[[str], re.Match[str] | None]:
-    """A robots.txt pattern with ``*`` or a final ``$`` as a compiled regex ``match``; it
-    matches exactly what ``protego``'s ``_URLPattern.match`` does (leftmost placement of the
-    literal parts is what both find), in C rather than Python."""
+def _regex(pattern: str) -> Callable[[str], bool]:
+    """A robots.txt pattern with ``*`` or a final ``$`` as a predicate on a quoted path; it
+    matches exactly what ``protego``'s ``_URLPattern.match`` does. One ``*`` (the usual
+    ``/*.pdf$``) is a prefix and a suffix test; more become a regex (leftmost placement of the
+    literal parts, which protego finds, is what a regex finds)."""
     anchored = pattern.endswith("$")
     body = pattern[:-1] if anchored else pattern
-    regex = ".*".join(re.escape(part) for part in body.split("*"))
-    return re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL).match
+    parts = body.split("*")
+    if len(parts) == 1:  # anchored, no wildcard: the whole path
+        return body.__eq__
+    if len(parts) == 2:
+        head, tail = parts
+        size = len(head) + len(tail)
+        if anchored:
+            return lambda p: len(p) >= size and p.startswith(head) and p.endswith(tail)
+        return lambda p: p.startswith(head) and tail in p[len(head) :]
+    regex = re.compile(
+        ".*".join(re.escape(x) for x in parts) + (r"\Z" if anchored else ""), re.DOTALL
+    )
+    return lambda p: regex.match(p) is not None
 
 
 class OriginRules:
@@ -273,35 +285,41 @@ class OriginRules:
             patterns += self.tdm.patterns()
         plain = {p._pattern for p in patterns if not (p._contains_asterisk or p._contains_dollar)}
         self.plain = sorted(plain, key=len, reverse=True)
-        # one C-level match finds the longest: alternatives are tried longest first
-        self.longest = re.compile("|".join(re.escape(p) for p in self.plain)).match
+        # One C-level fullmatch finds the longest plain prefix (alternatives are tried longest
+        # first) and says whether the path needs no quoting (the rest is protego's safe set).
+        alternatives = "|".join(re.escape(p) for p in self.plain)
+        self.plain_match = re.compile(f"(?!//)({alternatives})[A-Za-z0-9_.~/=-]*").fullmatch
         special = {p._pattern for p in patterns if p._contains_asterisk or p._contains_dollar}
         self.special = [_regex(k) for k in sorted(special)]
 
     def judge(self, path: str) -> Verdict:
         """The verdict for ``path`` (path and query), cached per key (``_compile_keys``)."""
         if path in self.urls or path == "/robots.txt":
-            cached = self.cache.get(path)
-            if cached is None:
-                cached = self.cache[path] = decide(self.signals(path))
-            return cached
-        quoted = path if _PLAIN(path) else _quote_path(path)
-        longest = ""
-        for prefix in self.plain:
-            if quoted.startswith(prefix):
-                longest = prefix
-                break
-        key: Any = (
-            (longest, *[r(quoted) is not None for r in self.special]) if self.special else longest
-        )
+            return self._by_path(path)
+        m = self.plain_match(path)  # the longest plain prefix, if the path needs no quoting
+        if m is None:
+            quoted = _quote_path(path)
+            m = self.plain_match(quoted)
+            if m is None:  # pragma: no cover - a quoted path is plain
+                return self._by_path(path)
+        else:
+            quoted = path
+        special = self.special
+        key: Any = (m.group(1), *[r(quoted) for r in special]) if special else m.group(1)
         verdict = self.keyed.get(key)
         if verdict is None:
             verdict = self.keyed[key] = decide(self.signals(path))
         return verdict
 
+    def _by_path(self, path: str) -> Verdict:
+        cached = self.cache.get(path)
+        if cached is None:
+            cached = self.cache[path] = decide(self.signals(path))
+        return cached
+
 
 UNKNOWN: Final = Verdict("unknown", None)
-_PLAIN = re.compile(r"/(?!/)[A-Za-z0-9_.~/=-]*").fullmatch  # protego leaves these as they are
+_SCHEMES: Final = frozenset({"http:", "https:"})
 _ORIGIN = re.compile(r"(https?://[^/?#@:A-Z]+)((?:/[^#]*)?)")
 
 
@@ -348,14 +366,28 @@ class Judge:
         return UNKNOWN if rules is None else rules.judge(path)
 
     def judge_many(self, urls: Iterable[str]) -> list[Verdict]:
-        """``judge`` over many URLs (the same loop, with its lookups hoisted)."""
+        """``judge`` over many URLs (the same loop, with its lookups hoisted, and a split by
+        ``str.split`` for the normal form ``scheme://host/path``; anything else the careful way)."""
         if self._all is not None:
             return [self._all for _ in urls]
         out: list[Verdict] = []
-        append, match, origins = out.append, _ORIGIN.fullmatch, self.origins
+        append, origins = out.append, self.origins
         for url in urls:
-            m = match(url)
-            origin, path = (m.group(1), m.group(2) or "/") if m is not None else parse_url(url)
+            parts = url.split("/", 3)
+            if (
+                len(parts) == 4
+                and parts[0] in _SCHEMES
+                and not parts[1]
+                and parts[2]
+                and parts[2] == parts[2].lower()
+                and ":" not in parts[2]
+                and "@" not in parts[2]
+                and "#" not in parts[3]
+                and "?" not in parts[2]
+            ):
+                origin, path = f"{parts[0]}//{parts[2]}", "/" + parts[3]
+            else:
+                origin, path = self.split(url)
             rules = origins.get(origin)
             append(UNKNOWN if rules is None else rules.judge(path))
         return out

@@ -97,12 +97,10 @@ def _where(origin: str, kind: str, url: str | None) -> tuple[str, str | None]:
             )
         url_origin, path = parse_url(url)
         if url_origin != origin:
-            raise InvalidInput(f"URL {url!r} is not on origin {origin}", field="signals.url")
+            raise InvalidInput(f"URL {url!r} is not on origin {origin}")
         return url, path
     if url is not None:
-        raise InvalidInput(
-            f"a {kind} observation is the origin's own file; it takes no URL", field="signals.url"
-        )
+        raise InvalidInput(f"a {kind} observation is the origin's own file; it takes no URL")
     return origin + ("/robots.txt" if kind == ROBOTS else tdmrep.WELL_KNOWN), None
 
 

@@ -139,4 +139,6 @@ def test_the_cached_verdicts_equal_judging_each_path_afresh() -> None:
             path += rng.choice(["?q=1", "?", "/"])
         seen.add(path)
         assert rules.judge(path) == ev.decide(fresh.signals(path)), path
+    for path in ("//private/x", "//a/b", "/a//b", "/private/%6Fk/x", "/P%72ivate/"):
+        assert rules.judge(path) == ev.decide(fresh.signals(path)), path
     assert len(rules.keyed) < len(seen) / 5  # the cache is per key, not per path
