@@ -82,6 +82,22 @@ def upgrade() -> None:
         "shard_signal_observations",
         ["observation_id"],
     )
+    op.create_table(
+        "signal_exclusions",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("dataset", sa.String(length=250), nullable=False),
+        sa.Column("origin", sa.String(length=300), nullable=False),
+        sa.Column("signal", sa.String(length=40), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.Column("crawler", sa.String(length=200), nullable=False),
+        sa.Column("judged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_signal_exclusions_source_id_sources")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signal_exclusions")),
+    )
+    op.create_index("ix_signal_exclusions_source", "signal_exclusions", ["source_id"])
     _append_only()
 
 
@@ -111,6 +127,8 @@ def downgrade() -> None:
         for table in APPEND_ONLY:
             for verb in ("update", "delete"):
                 op.execute(f"DROP TRIGGER {table}_no_{verb}")
+    op.drop_index("ix_signal_exclusions_source", table_name="signal_exclusions")
+    op.drop_table("signal_exclusions")
     op.drop_index(
         "ix_shard_signal_observations_observation", table_name="shard_signal_observations"
     )

@@ -446,3 +446,20 @@ class ShardSignalObservation(Base):
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("signal_observations.id"), primary_key=True
     )
+
+
+class SignalExclusion(Base):
+    """Records an ingest did not store because their URLs were disallowed (or unknown, when
+    refused): counted per origin and signal, for the reports and the disclosures (EU 3.1)."""
+
+    __tablename__ = "signal_exclusions"
+    __table_args__ = (Index("ix_signal_exclusions_source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    dataset: Mapped[str] = mapped_column(String(250))
+    origin: Mapped[str] = mapped_column(String(300))
+    signal: Mapped[str] = mapped_column(String(40))
+    records: Mapped[int] = mapped_column(BigInteger)
+    crawler: Mapped[str] = mapped_column(String(200))
+    judged_at: Mapped[datetime]

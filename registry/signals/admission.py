@@ -158,3 +158,24 @@ def record_applied(session: Session, shard_ids: Iterable[str], observation_ids: 
     session.add_all(new)
     session.flush()
     return len(new)
+
+
+def record_exclusions(
+    session: Session, source_id: int, dataset: str, report: AdmissionReport
+) -> None:
+    """Keep an ingest's exclusion counts (per origin and signal) beside the registry's facts."""
+    from registry.db.models import SignalExclusion
+
+    session.add_all(
+        SignalExclusion(
+            source_id=source_id,
+            dataset=dataset,
+            origin=origin,
+            signal=signal,
+            records=n,
+            crawler=report.crawler,
+            judged_at=report.at,
+        )
+        for (origin, signal), n in sorted(report.excluded.items())
+    )
+    session.flush()
