@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from registry.signals.evaluate import Judge, ObservationFact
 
@@ -88,3 +89,41 @@ def rejudge(
                     )
                 )
     return sorted(out, key=lambda v: (v.shard_id, v.origin))
+
+
+def shard_violations(session: Any, shard_ids_sql: str, params: dict[str, Any]) -> list[str]:
+    """The signal violations of a set of shards (``shard_ids_sql`` selects their ids), read
+    from ``shard_domains`` and the observations, never from a shard file; one line each.
+
+    Only domains some observation's origin belongs to are read, so a registry without
+    observations costs one small query.
+    """
+    from sqlalchemy import select, text
+
+    from registry.db.models import SignalObservation
+    from registry.db.types import UTCDateTime
+    from registry.shards.profile import registrable_domain
+    from registry.signals.observations import facts
+
+    origins = list(session.scalars(select(SignalObservation.origin).distinct()))
+    if not origins:
+        return []
+    domains = sorted({registrable_domain(host(o)) for o in origins})
+    marks = ", ".join(f":d{i}" for i in range(len(domains)))
+    rows = session.execute(
+        text(
+            "SELECT sd.shard_id, sd.domain, sd.records, s.created_at, src.crawler "
+            "FROM shard_domains sd JOIN shards s ON s.id = sd.shard_id "
+            "JOIN sources src ON src.id = s.source_id "
+            f"WHERE sd.shard_id IN ({shard_ids_sql}) AND sd.domain IN ({marks}) "
+            "ORDER BY sd.shard_id, sd.domain"
+        ).columns(created_at=UTCDateTime()),
+        {**params, **{f"d{i}": d for i, d in enumerate(domains)}},
+    ).all()
+    if not rows:
+        return []
+    shard_rows = [ShardDomain(r[0], r[1], int(r[2]), r[3], r[4] or "*") for r in rows]
+    wanted = {d for d in (r.domain for r in shard_rows)}
+    origins_in = [o for o in origins if registrable_domain(host(o)) in wanted]
+    found = rejudge(shard_rows, facts(session, origins_in), registrable_domain)
+    return [v.text for v in found]
