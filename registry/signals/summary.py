@@ -44,22 +44,22 @@ def signals_summary(session: Session, shard_ids: list[str]) -> dict[str, Any]:
         sources |= set(session.scalars(select(Shard.source_id).where(Shard.id.in_(chunk))))
     kinds: dict[str, int] = {}
     origins: set[str] = set()
-    for chunk in chunked(sorted(applied)):
+    for ids in chunked(sorted(applied)):
         for origin, kind in session.execute(
             select(SignalObservation.origin, SignalObservation.kind).where(
-                SignalObservation.id.in_(chunk)
+                SignalObservation.id.in_(ids)
             )
         ):
             origins.add(origin)
             kinds[kind] = kinds.get(kind, 0) + 1
     excluded: dict[str, int] = {}
     checked: set[str] = set()
-    for chunk in chunked(sorted(sources)):
+    for src_ids in chunked(sorted(sources)):
         for signal, origin, n in session.execute(
             select(
                 SignalExclusion.signal, SignalExclusion.origin, func.sum(SignalExclusion.records)
             )
-            .where(SignalExclusion.source_id.in_(chunk))
+            .where(SignalExclusion.source_id.in_(src_ids))
             .group_by(SignalExclusion.signal, SignalExclusion.origin)
         ):
             excluded[signal] = excluded.get(signal, 0) + int(n)
