@@ -21,7 +21,7 @@ from registry.signals.evaluate import Judge, ObservationFact
 
 
 @dataclass(frozen=True)
-class ShardDomain:
+class DomainRow:
     """One row of a shard's domain sums, with when the shard was ingested and its crawler."""
 
     shard_id: str
@@ -56,7 +56,7 @@ def host(origin: str) -> str:
 
 
 def rejudge(
-    rows: Iterable[ShardDomain],
+    rows: Iterable[DomainRow],
     facts: Iterable[ObservationFact],
     registrable: Callable[[str], str],
 ) -> list[SignalViolation]:
@@ -122,7 +122,7 @@ def shard_violations(session: Any, shard_ids_sql: str, params: dict[str, Any]) -
     ).all()
     if not rows:
         return []
-    shard_rows = [ShardDomain(r[0], r[1], int(r[2]), r[3], r[4] or "*") for r in rows]
+    shard_rows = [DomainRow(r[0], r[1], int(r[2]), r[3], r[4] or "*") for r in rows]
     wanted = {d for d in (r.domain for r in shard_rows)}
     origins_in = [o for o in origins if registrable_domain(host(o)) in wanted]
     found = rejudge(shard_rows, facts(session, origins_in), registrable_domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from registry.signals import evaluate as ev
-from registry.signals.rejudge import ShardDomain, rejudge
+from registry.signals.rejudge import DomainRow, rejudge
 from registry.signals.vocab import CURRENT
 
 
@@ -27,8 +27,8 @@ YES = b"User-agent: *\nContent-Usage: train-ai=y\n"
 
 def test_a_later_disallow_of_the_whole_origin_is_a_violation() -> None:
     rows = [
-        ShardDomain("a" * 64, "example.org", 7, t(5), "CCBot"),
-        ShardDomain("b" * 64, "other.org", 3, t(5), "CCBot"),
+        DomainRow("a" * 64, "example.org", 7, t(5), "CCBot"),
+        DomainRow("b" * 64, "other.org", 3, t(5), "CCBot"),
     ]
     facts = [robots(1, "https://news.example.org", NO, 10)]
     [v] = rejudge(rows, facts, registrable)
@@ -43,7 +43,7 @@ def test_a_later_disallow_of_the_whole_origin_is_a_violation() -> None:
 
 
 def test_observations_known_at_ingest_or_allowing_are_no_violation() -> None:
-    rows = [ShardDomain("a" * 64, "example.org", 7, t(5), "CCBot")]
+    rows = [DomainRow("a" * 64, "example.org", 7, t(5), "CCBot")]
     assert rejudge(rows, [robots(1, "https://example.org", NO, 1)], registrable) == []
     assert rejudge(rows, [robots(2, "https://example.org", YES, 9)], registrable) == []
     # a newer file that allows again replaces the older disallowing one
@@ -52,11 +52,11 @@ def test_observations_known_at_ingest_or_allowing_are_no_violation() -> None:
 
 
 def test_a_path_scoped_rule_is_not_a_site_wide_disallow() -> None:
-    rows = [ShardDomain("a" * 64, "example.org", 7, t(5), "CCBot")]
+    rows = [DomainRow("a" * 64, "example.org", 7, t(5), "CCBot")]
     text = b"User-agent: *\nContent-Usage: /private/ train-ai=n\n"
     assert rejudge(rows, [robots(1, "https://example.org", text, 9)], registrable) == []
     gpt_only = b"User-agent: GPTBot\nDisallow: /\n"
     assert rejudge(rows, [robots(2, "https://example.org", gpt_only, 9)], registrable) == []
-    gpt_rows = [ShardDomain("a" * 64, "example.org", 7, t(5), "GPTBot")]
+    gpt_rows = [DomainRow("a" * 64, "example.org", 7, t(5), "GPTBot")]
     [v] = rejudge(gpt_rows, [robots(2, "https://example.org", gpt_only, 9)], registrable)
     assert v.signal == "robots-disallow"
