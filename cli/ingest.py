@@ -70,11 +70,28 @@ def ingest(
     shard_size: Annotated[
         str, typer.Option(help="target text bytes per shard, e.g. 64MiB")
     ] = "64MiB",
+    url_field: Annotated[
+        str | None, typer.Option(help="field holding each record's URL (absolute http/https)")
+    ] = None,
+    author_field: Annotated[
+        str | None, typer.Option(help="field holding each record's author (a key in the source)")
+    ] = None,
+    licence_field: Annotated[
+        str | None,
+        typer.Option(help="field holding each record's SPDX licence (overrides the source's)"),
+    ] = None,
+    date_field: Annotated[
+        str | None, typer.Option(help="field holding each record's ISO 8601 date or date-time")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Read files into canonical shards, store them and register them, all or nothing."""
+    """Read files into canonical shards, store them and register them, all or nothing.
+
+    Any record field (--url-field, --author-field, --licence-field, --date-field) makes the
+    shards provreg-shard-v2, with those columns (docs/shard-format.md)."""
     from registry.shards.ingest import ingest_paths, parse_size
     from registry.shards.readers import expand_paths, input_bytes
+    from registry.shards.record_fields import RecordFields
     from registry.shards.store import ShardStore
 
     size = parse_size(shard_size)
@@ -98,6 +115,9 @@ def ingest(
             per_line=per_line,
             shard_size=size,
             progress=bar,
+            fields=RecordFields(
+                url=url_field, author=author_field, licence=licence_field, created=date_field
+            ),
         )
     crash_point("ingest.after_commit")  # the fault suite: die before telling anyone
     emit(report, as_json, lambda: console.print(summary(report), markup=False))

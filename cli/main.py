@@ -38,6 +38,8 @@ ADVICE = {
     "manifest.selection": "give --dataset, --shard or --shards-from",
     "token.contributor": "give --contributor NAME",
     "ingest.format": "give --format",
+    "source.crawler": "give --crawler a product token such as ExampleBot",
+    "ingest.fields": "give --text-field, --url-field, --author-field, --licence-field and --date-field different fields, on JSONL, CSV, Parquet or hf-disk input",
     "train.device": "give --device auto, cpu, cuda or mps",
     "revocation.reason": "give --reason",
     "train.world_size": "give the --nproc-per-node and --nnodes it was started with",

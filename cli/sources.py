@@ -56,6 +56,10 @@ def add(
         str, typer.Option(help="not-required, consented, opted-out or unknown")
     ] = "unknown",
     description: Annotated[str | None, typer.Option()] = None,
+    crawler: Annotated[
+        str | None,
+        typer.Option(help="crawler user agent (product token) whose robots.txt group applies"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Register a source with its licence, contributors and compensation terms."""
@@ -77,6 +81,7 @@ def add(
             pii_measures=pii_measures,
             consent_status=consent,
             description=description,
+            crawler=crawler,
         )
     except ValidationError as exc:
         raise shape_error(exc, "source") from exc
@@ -124,13 +129,14 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = Fal
         as_json,
         lambda: table(
             f"{len(rows)} sources",
-            ["name", "kind", "licence", "status", "contributors", "terms"],
+            ["name", "kind", "licence", "status", "crawler", "contributors", "terms"],
             [
                 [
                     r.name,
                     r.kind,
                     r.licence,
                     r.status,
+                    r.crawler or "-",
                     len(r.contributors),
                     r.terms.model if r.terms else "-",
                 ]

@@ -98,6 +98,39 @@ done
 echo "files: $(ls "$OUT"/disclosure.* | tr '\n' ' ')"
 echo "served by \`provreg serve\` at http://127.0.0.1:8000/disclosures (HTML index, no token needed)"
 
+step "record provenance: a small web crawl with each record's URL, author, date and licence"
+# Text that ships with Python (stdlib module docstrings, PSF-2.0) on reserved example hosts;
+# demo/crawl.py says how. Every seventh record is labelled CC-BY-NC-4.0 for the demo.
+python demo/crawl.py "$OUT/crawl.jsonl"
+provreg source add demo-crawl --uri "https://example.com" --kind web-crawl --licence PSF-2.0 \
+    --crawler ExampleBot --collected-from 2024-01-01 --collected-to 2024-12-31
+# -- opt-out signals go here (issue 13, part B): import robots.txt / TDMRep observations for
+# -- origins of this crawl, then ingest judges each record's URL against them.
+provreg ingest "$OUT/crawl.jsonl" --source demo-crawl --dataset demo-crawl@1 \
+    --url-field url --author-field author --date-field date --licence-field licence --shard-size 8KiB
+
+step "a commercial manifest over the crawl is refused: some records carry CC-BY-NC-4.0"
+provreg manifest create --name crawl-commercial --use commercial --dataset demo-crawl@1 \
+    || echo "(refused, as it should be: the source is PSF-2.0, but those records are not)"
+
+step "for research it is allowed; its disclosure lists domains by content size from the records"
+CRAWL=$(provreg manifest create --name crawl-research --use research --dataset demo-crawl@1)
+provreg disclose "$CRAWL" --format json --out "$OUT/crawl-disclosure.json"
+provreg disclose "$CRAWL" --format html --out "$OUT/crawl-disclosure.html"
+python - "$OUT/crawl-disclosure.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["records"]
+print(f"{r['domains_total']} registrable domains, {r['records_with_url']} records with a URL, "
+      f"{r['authors_total']} authors, dates {r['records_from']} to {r['records_to']}, "
+      f"crawlers {', '.join(r['crawlers'])}")
+print(f"the EU summary (section 2.3) lists {r['rule']}; this table: the largest 10 or 10%")
+print(f"{'domain':<16}{'records':>8}{'bytes':>9}{'share':>8}")
+for d in r["domains"]:
+    print(f"{d['domain']:<16}{d['records']:>8}{d['bytes']:>9}{d['byte_share']:>8.1%}")
+for x in r["licences"]:
+    print(f"record licence {x['licence']}: {x['records']} records, {x['tokens']} tokens")
+PY
+
 step "audit log"
 provreg audit verify
 

@@ -122,6 +122,37 @@ class ManifestLicence:
 
 
 @dataclass(frozen=True)
+class RecordLicenceUse:
+    """Records of a source that carry their own licence (v2 shards): the expression, how many
+    records and tokens, and the obligations of using them.
+
+    Raises:
+        DocumentError: on construction, if a field is malformed.
+    """
+
+    licence: str
+    records: int
+    tokens: int
+    obligations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        where = f"record licence {self.licence}"
+        _expression(where, self.licence)
+        _count(f"{where}: records", self.records)
+        _count(f"{where}: tokens", self.tokens)
+        obligations = _obligations(f"{where}: obligations", self.obligations)
+        object.__setattr__(self, "obligations", tuple(sorted(obligations)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "licence": self.licence,
+            "records": self.records,
+            "tokens": self.tokens,
+            "obligations": list(self.obligations),
+        }
+
+
+@dataclass(frozen=True)
 class ManifestSource:
     """One source's share of the manifest, and the licence it is used under.
 
@@ -137,6 +168,9 @@ class ManifestSource:
     records: int
     tokens: int
     obligations: tuple[str, ...] = ()
+    record_licences: tuple[RecordLicenceUse, ...] = ()
+    """In the document only when non-empty, so documents without record licences keep their
+    bytes (``docs/manifest-format.md``)."""
 
     def __post_init__(self) -> None:
         _text("source name", self.name)
@@ -148,9 +182,10 @@ class ManifestSource:
         obligations = _obligations(f"{where}: obligations", self.obligations)
         _sorted_unique(f"{where}: obligations", sorted(obligations))
         object.__setattr__(self, "obligations", tuple(sorted(obligations)))
+        _sorted_unique(f"{where}: record_licences", [r.licence for r in self.record_licences])
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "licence": self.licence,
@@ -160,6 +195,9 @@ class ManifestSource:
             "tokens": self.tokens,
             "obligations": list(self.obligations),
         }
+        if self.record_licences:
+            out["record_licences"] = [r.to_dict() for r in self.record_licences]
+        return out
 
 
 @dataclass(frozen=True)
@@ -357,8 +395,9 @@ class ManifestDocument:
                 records=item["records"],
                 tokens=item["tokens"],
                 obligations=_obligation_list(f"sources[{i}].obligations", item["obligations"]),
+                record_licences=_record_licences(f"sources[{i}]", item.get("record_licences")),
             )
-            for i, item in _items("sources", doc["sources"], _SOURCE_FIELDS)
+            for i, item in _items("sources", doc["sources"], _SOURCE_FIELDS, ("record_licences",))
         )
         waivers = tuple(
             Waiver(source=item["source"], reason=item["reason"])
@@ -421,23 +460,50 @@ def merkle_commitment(document: Mapping[str, Any]) -> tuple[str, int]:
     return merkle["root"], _count("merkle.leaves", merkle["leaves"])
 
 
-def _fields(where: str, value: object, names: tuple[str, ...]) -> dict[str, Any]:
-    """Check that ``value`` is an object with exactly ``names``; name the first offender."""
+def _fields(
+    where: str, value: object, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Check that ``value`` is an object with exactly ``names`` (and perhaps ``optional``);
+    name the first offender."""
     if not isinstance(value, Mapping):
         raise DocumentError(f"{where} must be a JSON object")
     for name in names:
         if name not in value:
             raise DocumentError(f"{where} is missing field {name!r}")
-    unknown = sorted(str(k) for k in value if k not in names)
+    unknown = sorted(str(k) for k in value if k not in names and k not in optional)
     if unknown:
         raise DocumentError(f"{where} has unknown field {unknown[0]!r}")
     return dict(value)
 
 
-def _items(where: str, value: object, names: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+def _items(
+    where: str, value: object, names: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, Any]]]:
     if not isinstance(value, list):
         raise DocumentError(f"{where} must be a list")
-    return [(i, _fields(f"{where}[{i}]", item, names)) for i, item in enumerate(value)]
+    return [(i, _fields(f"{where}[{i}]", item, names, optional)) for i, item in enumerate(value)]
+
+
+def _record_licences(where: str, value: object) -> tuple[RecordLicenceUse, ...]:
+    """A source's ``record_licences``: absent means none; present, it must be non-empty."""
+    if value is None:
+        return ()
+    items = _items(
+        f"{where}.record_licences", value, ("licence", "records", "tokens", "obligations")
+    )
+    if not items:
+        raise DocumentError(f"{where}.record_licences must be omitted when empty")
+    return tuple(
+        RecordLicenceUse(
+            licence=item["licence"],
+            records=item["records"],
+            tokens=item["tokens"],
+            obligations=_obligation_list(
+                f"{where}.record_licences[{i}].obligations", item["obligations"]
+            ),
+        )
+        for i, item in items
+    )
 
 
 def _obligation_list(where: str, value: object) -> tuple[str, ...]:

@@ -17,6 +17,14 @@ Rules (each yields a ``Violation`` with the code in brackets):
   a revoked shard [shard-revoked] block.
 * A source with contributors but no compensation terms blocks
   [no-compensation-terms].
+* Records that carry their own licence (``RecordLicenceFacts``: a source's
+  records under one record licence expression, with their record and token
+  counts) are judged by the same licence rules as the source's licence, each
+  violation naming the source, the record licence and the records and tokens
+  it covers (``Violation.record_licence``, ``records``, ``tokens``): a record
+  under CC-BY-NC-4.0 blocks commercial use even if its source is MIT. Their
+  obligations are reported per source and record licence in
+  ``PolicyVerdict.record_obligations``.
 
 Waivers are recorded risk acceptances, keyed by source name, each with a
 non-empty reason. A waiver lifts only the violations that are about
@@ -37,7 +45,7 @@ evaluated as ``A``.
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 from typing import Any, Final
@@ -208,14 +216,41 @@ class ShardFacts:
 
 
 @dataclass(frozen=True)
+class RecordLicenceFacts:
+    """A source's records under one record licence (summed over the shards at hand)."""
+
+    source_name: str
+    licence_expression: str
+    records: int
+    tokens: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source_name, str) or not self.source_name:
+            raise PolicyInputError(f"source name must be a non-empty string: {self.source_name!r}")
+        if not isinstance(self.licence_expression, str):
+            raise PolicyInputError(f"source {self.source_name}: record licence must be a string")
+        for name in ("records", "tokens"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise PolicyInputError(
+                    f"source {self.source_name}: record licence {name} must be a "
+                    "non-negative integer"
+                )
+
+
+@dataclass(frozen=True)
 class Violation:
-    """One reason a manifest may not be used; ``source`` is None for manifest-wide ones."""
+    """One reason a manifest may not be used; ``source`` is None for manifest-wide ones.
+    A violation by records under their own licence names it and their counts."""
 
     code: str
     source: str | None
     message: str
     shard: str | None = None
     licence: str | None = None
+    record_licence: str | None = None
+    records: int | None = None
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +267,10 @@ class PolicyVerdict:
     violations: tuple[Violation, ...]
     obligations: Mapping[str, tuple[str, ...]]
     waived: tuple[Violation, ...] = ()
+    record_obligations: Mapping[tuple[str, str], tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """(source, record licence) -> the obligations of those records."""
 
 
 def _check_choice(what: str, value: object, choices: tuple[str, ...]) -> None:
@@ -319,6 +358,7 @@ def evaluate_policy(
     licences: Mapping[str, LicenceFacts],
     intended_use: str,
     waivers: Mapping[str, str],
+    record_licences: Iterable[RecordLicenceFacts] = (),
 ) -> PolicyVerdict:
     """Evaluate the licence policy for a set of shards and an intended use.
 
@@ -386,6 +426,14 @@ def evaluate_policy(
             source, licences, commercial, name in valid_waivers, record
         )
 
+    record_obligations: dict[tuple[str, str], tuple[str, ...]] = {}
+    for use in sorted(record_licences, key=lambda f: (f.source_name, f.licence_expression)):
+        if use.source_name not in obligations:
+            continue  # an unknown source is reported above, once
+        record_obligations[(use.source_name, use.licence_expression)] = _check_records(
+            use, licences, commercial, use.source_name in valid_waivers, record
+        )
+
     for name in sorted(waivers):
         if name not in shard_counts:
             violations.append(
@@ -402,7 +450,41 @@ def evaluate_policy(
         violations=ordered,
         obligations=MappingProxyType(obligations),
         waived=tuple(sorted(lifted, key=_violation_order)),
+        record_obligations=MappingProxyType(record_obligations),
     )
+
+
+def _check_records(
+    facts: RecordLicenceFacts,
+    licences: Mapping[str, LicenceFacts],
+    commercial: bool,
+    waived: bool,
+    record: Callable[[Violation], None],
+) -> tuple[str, ...]:
+    """Record the violations of a source's records under their own licence; their obligations."""
+    name, expression = facts.source_name, facts.licence_expression
+    counted = f"{facts.records} record(s), {facts.tokens} tokens"
+
+    def violation(code: str, licence: str | None, message: str) -> Violation:
+        return Violation(
+            code,
+            name,
+            f"source {name!r}: {counted} under record licence {expression}: {message}",
+            licence=licence,
+            record_licence=expression,
+            records=facts.records,
+            tokens=facts.tokens,
+        )
+
+    try:
+        parsed = _parse(expression)
+    except LicenceExpressionError as exc:
+        record(violation("invalid-licence-expression", None, str(exc)))
+        return ()
+    outcome = _evaluate_node(parsed, licences, commercial, waived)
+    for code, licence, message in sorted(outcome.problems | outcome.waived):
+        record(violation(code, licence, message))
+    return tuple(sorted(outcome.obligations))
 
 
 def _check_source(
@@ -438,5 +520,13 @@ def _check_source(
     return tuple(sorted(outcome.obligations))
 
 
-def _violation_order(v: Violation) -> tuple[bool, str, str, str, str, str]:
-    return (v.source is not None, v.source or "", v.code, v.licence or "", v.shard or "", v.message)
+def _violation_order(v: Violation) -> tuple[bool, str, str, str, str, str, str]:
+    return (
+        v.source is not None,
+        v.source or "",
+        v.code,
+        v.record_licence or "",
+        v.licence or "",
+        v.shard or "",
+        v.message,
+    )

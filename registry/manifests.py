@@ -22,6 +22,7 @@ from manifests.document import (
     ManifestDocument,
     ManifestLicence,
     ManifestSource,
+    RecordLicenceUse,
     Waiver,
     format_timestamp,
 )
@@ -30,6 +31,7 @@ from manifests.merkle import InclusionProof, MerkleTree, merkle_root
 from manifests.policy import (
     LicenceFacts,
     PolicyVerdict,
+    RecordLicenceFacts,
     ShardFacts,
     SourceFacts,
     Violation,
@@ -195,6 +197,7 @@ class PolicyFacts:
     sources: dict[str, SourceFacts]
     licences: dict[str, LicenceFacts]
     source_rows: dict[int, Source] = field(repr=False)
+    record_licences: list[RecordLicenceFacts] = field(default_factory=list)
 
 
 def licence_facts(session: Session) -> dict[str, LicenceFacts]:
@@ -257,8 +260,37 @@ def policy_facts(session: Session, selection: _Selection) -> PolicyFacts:
         if shard_id not in {f.shard_id for f in shards}
     ]
     return PolicyFacts(
-        shards=shards, sources=sources, licences=licence_facts(session), source_rows=source_rows
+        shards=shards,
+        sources=sources,
+        licences=licence_facts(session),
+        source_rows=source_rows,
+        record_licences=_record_licence_facts(session, source_rows),
     )
+
+
+def _record_licence_facts(
+    session: Session, source_rows: dict[int, Source]
+) -> list[RecordLicenceFacts]:
+    """The selection's records under their own licences, per source and licence: summed from
+    the per-shard rows ingest wrote (``shard_record_licences``) in one GROUP BY, never by
+    opening a shard."""
+    rows = session.connection().execute(
+        text(
+            "SELECT sh.source_id, l.licence, SUM(l.records), SUM(l.tokens) "
+            f"FROM {_SELECTION} sel JOIN shards sh ON sh.id = sel.id "
+            "JOIN shard_record_licences l ON l.shard_id = sel.id "
+            "GROUP BY sh.source_id, l.licence"
+        )
+    )
+    return [
+        RecordLicenceFacts(
+            source_name=source_rows[int(sid)].name,
+            licence_expression=str(licence),
+            records=int(records),
+            tokens=int(tokens),
+        )
+        for sid, licence, records, tokens in rows
+    ]
 
 
 def _describe(v: Violation) -> str:
@@ -301,6 +333,18 @@ def _document(
                 records=part.records,
                 tokens=part.tokens,
                 obligations=obligations,
+                record_licences=tuple(
+                    RecordLicenceUse(
+                        licence=r.licence_expression,
+                        records=r.records,
+                        tokens=r.tokens,
+                        obligations=tuple(
+                            verdict.record_obligations.get((src.name, r.licence_expression), ())
+                        ),
+                    )
+                    for r in sorted(facts.record_licences, key=lambda r: r.licence_expression)
+                    if r.source_name == src.name
+                ),
             )
         )
     return ManifestDocument(
@@ -363,6 +407,7 @@ def create_manifest(
         licences=facts.licences,
         intended_use=spec.intended_use,
         waivers=spec.waivers,
+        record_licences=facts.record_licences,
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
     root = merkle_root(_selected_ids(conn))
@@ -617,6 +662,7 @@ def current_verdict(session: Session, ref: str) -> PolicyVerdict:
         licences=facts.licences,
         intended_use=row.intended_use,
         waivers=waivers,
+        record_licences=facts.record_licences,
     )
 
 

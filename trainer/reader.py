@@ -32,6 +32,8 @@ from trainer.errors import (
 
 ACTIVE = "active"
 _STRING_TYPES = (pa.string(), pa.large_string())
+_V1 = ["id", "text"]
+_V2 = ["id", "text", "url", "author", "licence", "created"]
 
 
 @dataclass(frozen=True)
@@ -121,17 +123,19 @@ def read_verified(source: ShardSource, shard_id: str) -> VerifiedShard:
 
 
 def _parse(shard_id: str, data: bytes) -> pa.ChunkedArray:
-    """The `text` column of the canonical Parquet in `data` (parsed from that buffer)."""
+    """The `text` column of the canonical Parquet in `data` (parsed from that buffer): a v1
+    shard (`id`, `text`) or a v2 one (those and the record columns, not read here)."""
     try:
-        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)), use_threads=False)
+        pf = pq.ParquetFile(pa.BufferReader(pa.py_buffer(data)))
+        schema = pf.schema_arrow
+        if schema.names not in (_V1, _V2) or any(t not in _STRING_TYPES for t in schema.types):
+            raise ShardFormatError(
+                f"shard {shard_id} has schema {schema.names} {[str(t) for t in schema.types]}; "
+                f"expected the string columns {_V1} (v1) or {_V2} (v2)"
+            )
+        table = pf.read(columns=_V1, use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         raise ShardFormatError(f"shard {shard_id} is not a readable Parquet file: {exc}") from exc
-    schema = table.schema
-    if schema.names != ["id", "text"] or any(t not in _STRING_TYPES for t in schema.types):
-        raise ShardFormatError(
-            f"shard {shard_id} has schema {schema.names} {[str(t) for t in schema.types]}; "
-            "expected exactly two string columns ['id', 'text']"
-        )
     for name in ("id", "text"):
         if table.column(name).null_count:
             raise ShardFormatError(f"shard {shard_id} has null values in column {name!r}")

@@ -7,6 +7,7 @@ for the CLI and the API, so both validate through the same code.
 from __future__ import annotations
 
 import decimal
+import re
 from decimal import Decimal
 
 from sqlalchemy import Select, select
@@ -118,6 +119,10 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise InvalidInput(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
 
 
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]{1,200}")
+"""RFC 9309 section 2.2.1: a crawler's product token holds only a-z, A-Z, '_' and '-'."""
+
+
 def _checked(spec: SourceIn) -> SourceIn:
     """``spec`` with its name and contributors normalised, once every text field is checked
     against its column's size (``registry.limits``) and the shares against their rules."""
@@ -129,6 +134,12 @@ def _checked(spec: SourceIn) -> SourceIn:
     limits.check_optional_text(spec.jurisdiction, "jurisdiction", limits.JURISDICTION)
     limits.check_optional_text(spec.pii_measures, "PII measures", limits.LONG_TEXT)
     limits.check_optional_text(spec.description, "source description", limits.LONG_TEXT)
+    if spec.crawler is not None and not _PRODUCT_TOKEN.fullmatch(spec.crawler):
+        raise InvalidInput(
+            f"crawler {spec.crawler!r} is not a user-agent product token (RFC 9309: letters, "
+            "'_' and '-' only)",
+            field="source.crawler",
+        )
     shares = _check_shares(spec.contributors)
     return spec.model_copy(update={"name": name, "contributors": shares})
 
@@ -170,7 +181,8 @@ def add_source(session: Session, spec: SourceIn) -> SourceOut:
         "source.add",
         "source",
         str(row.id),
-        spec.model_dump(mode="json") | {"licence": licence},
+        spec.model_dump(mode="json", exclude={"crawler"} if spec.crawler is None else set())
+        | {"licence": licence},
     )
     return source_out(session, row)
 
@@ -212,6 +224,7 @@ def _out(row: Source) -> SourceOut:
         revoked_reason=row.revoked_reason,
         revoked_at=row.revoked_at,
         description=row.description,
+        crawler=row.crawler,
         contributors=tuple(
             ShareOut(contributor=m.contributor.name, share=m.share) for m in row.contributors
         ),

@@ -115,6 +115,8 @@ class Source(Base):
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column()
     description: Mapped[str | None] = mapped_column(Text)
+    crawler: Mapped[str | None] = mapped_column(String(200))
+    """The crawler's user agent, whose robots.txt group applies to this source's URLs."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contributors: Mapped[list[SourceContributor]] = relationship(
@@ -180,6 +182,45 @@ class Shard(Base):
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    records_from: Mapped[date | None] = mapped_column(Date)
+    """The earliest record date (v2 shards with dates); with ``records_to``, the span."""
+    records_to: Mapped[date | None] = mapped_column(Date)
+
+
+class ShardDomain(Base):
+    """A v2 shard's records, text bytes and tokens from one registrable domain (ingest sums
+    them while writing the shard; disclosures and policies sum these rows, never the files)."""
+
+    __tablename__ = "shard_domains"
+    __table_args__ = (Index("ix_shard_domains_domain", "domain"),)
+
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShardAuthor(Base):
+    """A v2 shard's records and tokens by one author (the author's key inside the source)."""
+
+    __tablename__ = "shard_authors"
+
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    author: Mapped[str] = mapped_column(String(200), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShardRecordLicence(Base):
+    """A v2 shard's records and tokens under one record licence (overriding the source's)."""
+
+    __tablename__ = "shard_record_licences"
+
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    licence: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
 
 
 class DatasetShard(Base):

@@ -6,6 +6,11 @@ sources go to DuckDB as Arrow tables, and DuckDB does the breakdowns by kind, li
 family and crawl domain. ``aggregate`` opens and closes its own DuckDB connection and returns
 plain data.
 
+Record figures (``records``: domains of record URLs, authors, record licences, the span of record
+dates) are sums of the per-shard rows ingest wrote for v2 shards (``shard_domains``,
+``shard_authors``, ``shard_record_licences``, ``shards.records_from/to``), grouped in the
+database: no shard file is opened. Shards registered by metadata alone have no such rows.
+
 Licence families: an expression naming one licence has that licence's family; ``A OR B`` has
 the most permissive family among its branches (a licensee may choose the branch), ``A AND B``
 the most restrictive (both apply), and ``L WITH exception`` the family of ``L``. The order,
@@ -34,7 +39,18 @@ from registry.db.models import (
     Source,
     SourceContributor,
 )
-from registry.disclosure.facts import Crawl, Domain, Share, SourceFact, Totals
+from registry.disclosure.domain_rule import RULE, relevant_domain_count
+from registry.disclosure.facts import (
+    Crawl,
+    Domain,
+    RecordDomain,
+    RecordFacts,
+    RecordLicence,
+    Share,
+    SourceFact,
+    Totals,
+)
+from registry.shards.format import FORMAT_V2
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,6 +72,10 @@ DOMAIN_BASIS = (
     "host of each web-crawl source's URI (shards do not record per-record URLs yet), "
     "weighted by the source's tokens"
 )
+RECORD_DOMAIN_BASIS = (
+    "registrable domain (Public Suffix List) of each record's URL, summed over the v2 shards' "
+    "per-domain rows, by text bytes"
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class Aggregate:
     by_licence: tuple[Share, ...]
     by_licence_family: tuple[Share, ...]
     crawl: Crawl
+    records: RecordFacts | None = None
 
 
 def aggregate(session: Session, chain: Sequence[str]) -> Aggregate:
@@ -98,7 +119,109 @@ def aggregate(session: Session, chain: Sequence[str]) -> Aggregate:
             by_licence=_breakdown(con, "licence", totals.tokens),
             by_licence_family=_breakdown(con, "family", totals.tokens),
             crawl=_crawl(con),
+            records=record_facts(session, chain, [int(r[0]) for r in sums]),
         )
+
+
+def _members(chain: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """SQL for a table ``m`` of the distinct shard ids of ``chain`` to join on, and its
+    parameters: one manifest's rows are distinct already, and a join probes each table's
+    primary key (faster than ``IN (subquery)`` on SQLite, bench/disclose.py)."""
+    names = {f"m{i}": h for i, h in enumerate(chain)}
+    if len(chain) == 1:
+        return "(SELECT shard_id FROM manifest_shards WHERE manifest_hash = :m0) m", names
+    listed = ", ".join(f":{n}" for n in names)
+    return (
+        f"(SELECT DISTINCT shard_id FROM manifest_shards WHERE manifest_hash IN ({listed})) m",
+        names,
+    )
+
+
+def record_facts(
+    session: Session, chain: Sequence[str], source_ids: Sequence[int]
+) -> RecordFacts | None:
+    """The record figures of ``chain`` (None when none of its shards was profiled), from the
+    per-shard rows: one GROUP BY per table."""
+    from sqlalchemy import text
+
+    members, params = _members(chain)
+    conn = session.connection()
+    profiled, first, last = conn.execute(
+        text(
+            "SELECT count(*), min(s.records_from), max(s.records_to) "
+            f"FROM {members} JOIN shards s ON s.id = m.shard_id WHERE s.format = :v2"
+        ),
+        params | {"v2": FORMAT_V2},
+    ).one()
+    if not profiled:
+        return None
+    domains = conn.execute(
+        text(
+            "SELECT d.domain, sum(d.records), sum(d.bytes), sum(d.tokens) "
+            f"FROM {members} JOIN shard_domains d ON d.shard_id = m.shard_id "
+            "GROUP BY d.domain ORDER BY sum(d.bytes) DESC, d.domain"
+        ),
+        params,
+    ).all()
+    authors = conn.execute(
+        text(
+            f"SELECT count(DISTINCT a.author) FROM {members} "
+            "JOIN shard_authors a ON a.shard_id = m.shard_id"
+        ),
+        params,
+    ).scalar_one()
+    licences = conn.execute(
+        text(
+            "SELECT l.licence, sum(l.records), sum(l.tokens) "
+            f"FROM {members} JOIN shard_record_licences l ON l.shard_id = m.shard_id "
+            "GROUP BY l.licence ORDER BY sum(l.tokens) DESC, l.licence"
+        ),
+        params,
+    ).all()
+    crawlers = sorted(
+        {
+            c
+            for part in chunked(list(source_ids))
+            for c in session.scalars(
+                select(Source.crawler).where(Source.id.in_(part), Source.crawler.is_not(None))
+            )
+            if c
+        }
+    )
+    total_bytes = sum(int(d[2]) for d in domains)
+    keep = max(TOP_DOMAINS_MIN, relevant_domain_count(len(domains)))
+    return RecordFacts(
+        basis=RECORD_DOMAIN_BASIS,
+        rule=RULE,
+        shards=int(profiled),
+        records_with_url=sum(int(d[1]) for d in domains),
+        bytes_with_url=total_bytes,
+        domains_total=len(domains),
+        domains=tuple(
+            RecordDomain(
+                domain=str(d),
+                records=int(r),
+                bytes=int(b),
+                tokens=int(t),
+                byte_share=_share(int(b), total_bytes),
+            )
+            for d, r, b, t in domains[:keep]
+        ),
+        authors_total=int(authors),
+        licences=tuple(
+            RecordLicence(licence=str(k), records=int(r), tokens=int(t)) for k, r, t in licences
+        ),
+        records_from=_date(_as_date(first)),
+        records_to=_date(_as_date(last)),
+        crawlers=tuple(crawlers),
+    )
+
+
+def _as_date(value: Any) -> Any:
+    """SQLite returns an aggregate's date as text: parse it back (PostgreSQL gives a date)."""
+    import datetime as dt
+
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def family_of(expression: str, families: dict[str, str], known: frozenset[str]) -> str:

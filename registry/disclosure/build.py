@@ -100,6 +100,7 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
             subj.manifest.hash, subj.manifest.merkle_root, subj.manifest.shard_count
         ),
         shards=tuple(_shard_files(session, chain)) if with_shards else (),
+        records=figures.records,
     )
 
 

@@ -51,6 +51,10 @@ class DisclosureInputs(Frozen):
     content_base_url: str | None = Field(
         default=None, description="where shard files are served: Croissant contentUrl prefix"
     )
+    sme: bool | None = Field(
+        default=None,
+        description="the provider is an SME: the EU summary lists the top 5% or 1,000 domains",
+    )
 
 
 class Totals(Frozen):
@@ -112,6 +116,42 @@ class Crawl(Frozen):
     domains_total: int
     tokens: int
     top_domains: tuple[Domain, ...]
+
+
+class RecordDomain(Frozen):
+    """A registrable domain of record URLs: its records, text bytes and tokens."""
+
+    domain: str
+    records: int
+    bytes: int
+    tokens: int
+    byte_share: float  # of the text bytes of all records with a URL
+
+
+class RecordLicence(Frozen):
+    licence: str
+    records: int
+    tokens: int
+
+
+class RecordFacts(Frozen):
+    """What the records themselves say (v2 shards), summed from the per-shard rows ingest wrote,
+    never read from the shard files. ``domains`` holds the largest domains by content size: the
+    top 10% (``registry.disclosure.domain_rule``) or 10, whichever is more; the EU summary lists
+    exactly what the template's rule keeps (for an SME too)."""
+
+    basis: str
+    rule: str
+    shards: int  # shards whose records were profiled
+    records_with_url: int
+    bytes_with_url: int
+    domains_total: int
+    domains: tuple[RecordDomain, ...]
+    authors_total: int
+    licences: tuple[RecordLicence, ...]
+    records_from: str | None
+    records_to: str | None
+    crawlers: tuple[str, ...]
 
 
 class Period(Frozen):
@@ -221,5 +261,7 @@ class DisclosureFacts(Frozen):
     merkle: tuple[MerkleFacts, ...]
     verification: tuple[str, ...]
     shards: tuple[ShardFile, ...] = ()
+    records: RecordFacts | None = None
+    """Present only when some shard's records were profiled (left out of JSON otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

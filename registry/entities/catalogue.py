@@ -62,6 +62,7 @@ class SourceOut(Entity):
     revoked_reason: str | None
     revoked_at: datetime | None
     description: str | None
+    crawler: str | None = None
     contributors: tuple[ShareOut, ...]
     terms: TermsOut | None
     created_at: datetime
@@ -104,6 +105,12 @@ class SourceIn(BaseModel):
     pii_measures: str | None = Field(default=None, max_length=limits.LONG_TEXT)
     consent_status: str = Field(default="unknown", max_length=20)
     description: str | None = Field(default=None, max_length=limits.LONG_TEXT)
+    crawler: str | None = Field(
+        default=None,
+        max_length=limits.NAME,
+        description="the crawler's user-agent product token (RFC 9309), whose robots.txt "
+        "group applies to this source's URLs",
+    )
 
 
 class ContributorIn(BaseModel):

@@ -1,5 +1,7 @@
-"""The canonical shard: a Parquet file with exactly ``id`` and ``text``, written byte-for-byte
-deterministically so that the same records give the same file, hence the same shard id.
+"""The canonical shard: a Parquet file with exactly ``id`` and ``text`` (``provreg-shard-v1``),
+or those and the record's ``url``, ``author``, ``licence`` and ``created`` (``provreg-shard-v2``),
+written byte-for-byte deterministically so that the same records give the same file, hence the
+same shard id.
 
 See ``docs/shard-format.md``. Shard and row-group boundaries depend only on the sequence of
 records and the options, never on how the input was read (batch sizes, file format).
@@ -8,18 +10,26 @@ records and the options, never on how the input was read (batch sizes, file form
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from registry.errors import InvalidInput
+from registry.shards.profile import RecordProfile
+from registry.shards.record_fields import COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 FORMAT = "provreg-shard-v1"
 """Stored in ``shards.format``; anything that changes the bytes needs a new name."""
+
+FORMAT_V2 = "provreg-shard-v2"
+"""v1 plus the nullable provenance columns ``url``, ``author``, ``licence``, ``created``; written
+only when an ingest names a record field, so shards of text alone keep their v1 ids."""
+
+FORMATS = (FORMAT, FORMAT_V2)
 
 PYARROW_VERSION = "26.0.1"
 """The writer is part of the format: Parquet's footer names it (``created_by``)."""
@@ -44,10 +54,14 @@ WRITER_OPTIONS: dict[str, Any] = {
 }
 
 
-def schema() -> pa.Schema:
+def schema(v2: bool = False) -> pa.Schema:
+    """v1: ``id``, ``text`` (non-null strings); v2 adds the nullable record columns."""
     import pyarrow as pa
 
-    return pa.schema([pa.field("id", pa.string(), False), pa.field("text", pa.string(), False)])
+    fields = [pa.field("id", pa.string(), False), pa.field("text", pa.string(), False)]
+    if v2:
+        fields += [pa.field(c, pa.string(), True) for c in COLUMNS]
+    return pa.schema(fields)
 
 
 def check_pyarrow() -> None:
@@ -116,6 +130,29 @@ class _HashingFile:
         self.closed = True
 
 
+class _Beside:
+    """``fn(arg)`` in a thread of its own; ``join`` waits and re-raises what it raised."""
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn(arg)
+            except BaseException as exc:  # handed to join
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="provreg-shard-profile", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 @dataclass(frozen=True)
 class WrittenShard:
     """One finished shard file in a staging directory, already hashed."""
@@ -125,6 +162,12 @@ class WrittenShard:
     bytes: int
     records: int
     tokens: int
+    profile: RecordProfile | None = None
+    """Per-domain, author and licence sums and the date span (v2 shards only)."""
+
+    @property
+    def format(self) -> str:
+        return FORMAT if self.profile is None else FORMAT_V2
 
 
 class ShardWriter:
@@ -132,6 +175,8 @@ class ShardWriter:
 
     A shard closes at the first record that takes it to ``shard_bytes`` bytes of text (so a
     single huge record makes a shard of its own); ``on_shard`` is called for each finished one.
+    With ``records=True`` it writes v2 shards (``write`` then takes the record columns too) and
+    profiles each one as it writes it (``registry.shards.profile``).
     """
 
     def __init__(
@@ -140,6 +185,7 @@ class ShardWriter:
         on_shard: Callable[[WrittenShard], None],
         *,
         shard_bytes: int = DEFAULT_SHARD_BYTES,
+        records: bool = False,
     ) -> None:
         if shard_bytes < 1:
             raise InvalidInput(f"shard size must be positive, got {shard_bytes}")
@@ -147,7 +193,10 @@ class ShardWriter:
         self.staging = staging
         self.on_shard = on_shard
         self.shard_bytes = shard_bytes
+        self.v2 = records
         self._pending: list[pa.Array] = []  # texts of the open row group
+        self._pending_fields: list[dict[str, pa.Array]] = []  # their record columns (v2)
+        self._profile: RecordProfile | None = RecordProfile() if records else None
         self._pending_bytes = 0
         self._writer: Any = None
         self._file: BinaryIO | None = None
@@ -158,11 +207,14 @@ class ShardWriter:
         self._tokens = 0
         self._seq = 0
 
-    def write(self, texts: pa.Array) -> None:
-        """Append texts (a string array without nulls) in order."""
+    def write(self, texts: pa.Array, fields: Mapping[str, pa.Array] | None = None) -> None:
+        """Append texts (a string array without nulls) in order; for v2, ``fields`` holds the
+        checked record columns of the same length (``record_fields.check_columns``)."""
         import numpy as np
         import pyarrow.compute as pc
 
+        if self.v2 != (fields is not None):
+            raise ValueError("record columns go with a v2 writer, and only with one")
         while len(texts):
             lengths = pc.binary_length(texts).to_numpy(zero_copy_only=True).astype(np.int64)
             used = self._shard_text_bytes + self._pending_bytes
@@ -175,6 +227,9 @@ class ShardWriter:
             cut = min(cut_group, cut_shard, len(texts))
             head = texts.slice(0, cut)
             self._pending.append(head)
+            if fields is not None:
+                self._pending_fields.append({k: v.slice(0, cut) for k, v in fields.items()})
+                fields = {k: v.slice(cut) for k, v in fields.items()}
             self._pending_bytes += int(cum[cut - 1])
             texts = texts.slice(cut)
             if cut == cut_shard:
@@ -203,6 +258,11 @@ class ShardWriter:
         if not self._pending:
             return
         texts = pa.concat_arrays([a.cast(pa.large_string()) for a in self._pending])
+        extra = [
+            pa.concat_arrays([f[c].cast(pa.string()) for f in self._pending_fields])
+            for c in (COLUMNS if self.v2 else ())
+        ]
+        self._pending_fields = []
         self._pending, self._shard_text_bytes = [], self._shard_text_bytes + self._pending_bytes
         self._pending_bytes = 0
         if self._writer is None:
@@ -210,9 +270,15 @@ class ShardWriter:
             self._path = self.staging / f"shard-{self._seq:06d}.parquet.part"
             self._file = open(self._path, "wb")  # noqa: SIM115 - closed in _finish_shard/abort
             self._hasher = _HashingFile(self._file)
-            self._writer = pq.ParquetWriter(self._hasher, schema(), **WRITER_OPTIONS)
-        table = pa.Table.from_arrays([ids_for(texts), texts.cast(pa.string())], schema=schema())
+            self._writer = pq.ParquetWriter(self._hasher, schema(self.v2), **WRITER_OPTIONS)
+        table = pa.Table.from_arrays(
+            [ids_for(texts), texts.cast(pa.string()), *extra], schema=schema(self.v2)
+        )
+        # the profile's sums run beside the compression (both release the GIL in Arrow)
+        profiling = _Beside(self._profile.add, table) if self._profile is not None else None
         self._writer.write_table(table, row_group_size=len(table))
+        if profiling is not None:
+            profiling.join()
         self._records += len(table)
         from registry.shards.token_count import count_tokens_array
 
@@ -231,17 +297,29 @@ class ShardWriter:
             bytes=self._hasher.size,
             records=self._records,
             tokens=self._tokens,
+            profile=self._profile,
         )
+        if self.v2:
+            self._profile = RecordProfile()
         self._writer, self._file, self._hasher, self._path = None, None, None, None
         self._shard_text_bytes = self._records = self._tokens = 0
         self.on_shard(shard)
 
 
+def format_of(names_and_types: list[tuple[str, Any]]) -> str | None:
+    """``provreg-shard-v1`` or ``-v2`` for a schema's (name, type) pairs, else None."""
+    for name, v2 in ((FORMAT, False), (FORMAT_V2, True)):
+        if names_and_types == [(f.name, f.type) for f in schema(v2)]:
+            return name
+    return None
+
+
 def read_canonical(path_or_file: Any) -> Iterator[pa.RecordBatch]:
-    """Batches of a canonical shard, checking its schema.
+    """Batches of a canonical shard (v1 or v2), checking its schema.
 
     Raises:
-        InvalidInput: not Parquet, or not exactly the columns ``id`` and ``text`` (strings).
+        InvalidInput: not Parquet, or not exactly the columns of v1 (``id``, ``text``) or of
+            v2 (those and ``url``, ``author``, ``licence``, ``created``), all strings.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -251,9 +329,10 @@ def read_canonical(path_or_file: Any) -> Iterator[pa.RecordBatch]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInput(f"{path_or_file} is not a Parquet file: {exc}") from exc
     got = pf.schema_arrow
-    if [(f.name, f.type) for f in got] != [(f.name, f.type) for f in schema()]:
+    if format_of([(f.name, f.type) for f in got]) is None:
         raise InvalidInput(
             f"{path_or_file} is not a canonical shard: columns {got.names} "
-            "(expected exactly id: string, text: string)"
+            "(expected exactly id, text (v1) or id, text, url, author, licence, created (v2), "
+            "all strings)"
         )
     yield from pf.iter_batches(batch_size=8192)

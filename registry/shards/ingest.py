@@ -37,27 +37,32 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from registry import limits
+from registry.catalogue.licences import known_licence_ids, normalise_expression
 from registry.db.models import Source
 from registry.entities.shards import IngestReport, ShardIn
 from registry.errors import InvalidInput
 from registry.faults import crash_point
 from registry.shards import file_locks
+from registry.shards.aggregates import record_profiles
 from registry.shards.datasets import ensure_dataset, parse_ref
 from registry.shards.format import (
     DEFAULT_SHARD_BYTES,
-    FORMAT,
     ShardWriter,
     WrittenShard,
     read_canonical,
 )
+from registry.shards.profile import RecordProfile
 from registry.shards.readers import (
+    Batch,
     Progress,
+    Records,
     check_text,
     expand_paths,
     input_bytes,
     read_hf_dataset,
     read_inputs,
 )
+from registry.shards.record_fields import COLUMNS, LicenceCheck, RecordFields, check_columns
 from registry.shards.registration import AuditAs, register_shards, storable_source
 from registry.shards.store import ShardStore
 from registry.shards.token_count import count_tokens_array
@@ -106,20 +111,28 @@ def ingest_paths(
     per_line: bool = False,
     shard_size: int = DEFAULT_SHARD_BYTES,
     progress: Progress | None = None,
+    fields: RecordFields | None = None,
 ) -> IngestReport:
     """Ingest files, globs and directories (JSONL, Parquet, CSV, text, ``save_to_disk`` dirs).
 
+    With ``fields`` naming any record field (url, author, licence, date), the shards are
+    ``provreg-shard-v2`` and profiled (``registry.shards.profile``); otherwise v1, as ever.
+
     Raises:
         InvalidInput: a missing/unreadable path, a file not in the format, a missing or
-            non-text field, a malformed dataset name or shard size.
+            non-text field, a malformed dataset name or shard size; a record whose URL, date
+            or licence is bad (naming the file and line or record).
         NotFound: an unknown source.
         NotPermitted: a revoked or opted-out source, or data that was revoked.
         Conflict: a shard already registered under another source or with other metadata.
     """
     files = expand_paths(paths, format)
     total_in = input_bytes(files)
-    texts = read_inputs(files, format, text_field, per_line=per_line, progress=progress)
-    return _ingest(session, store, texts, source, dataset, shard_size, total_in)
+    records = _records(session, fields, text_field)
+    texts = read_inputs(
+        files, format, text_field, per_line=per_line, progress=progress, records=records
+    )
+    return _ingest(session, store, texts, source, dataset, shard_size, total_in, records)
 
 
 def ingest_dataset(
@@ -131,14 +144,39 @@ def ingest_dataset(
     dataset: str,
     text_field: str = "text",
     shard_size: int = DEFAULT_SHARD_BYTES,
+    fields: RecordFields | None = None,
 ) -> IngestReport:
-    """Ingest a ``datasets.Dataset`` or ``datasets.IterableDataset`` (one split), streaming.
+    """Ingest a ``datasets.Dataset`` or ``datasets.IterableDataset`` (one split), streaming;
+    ``fields`` as ``ingest_paths``.
 
     Raises:
         InvalidInput, NotFound, NotPermitted, Conflict: as ``ingest_paths``.
     """
-    texts = read_hf_dataset(ds, text_field)
-    return _ingest(session, store, texts, source, dataset, shard_size, 0)
+    records = _records(session, fields, text_field)
+    texts = read_hf_dataset(ds, text_field, records=records)
+    return _ingest(session, store, texts, source, dataset, shard_size, 0, records)
+
+
+def _records(session: Session, fields: RecordFields | None, text_field: str) -> Records | None:
+    """What readers need to read record fields: the fields, and a licence check over the
+    registry's licences (None: no field given, v1 shards)."""
+    if fields is None or not fields.given:
+        return None
+    fields.check_distinct(text_field)
+    return Records(fields, licence_check(session))
+
+
+def admit(batch: Batch) -> Batch:
+    """The record gate: every batch of records passes here, in input order, after its fields
+    are checked and before any is written to a shard; with record fields a batch is
+    ``(texts, columns)`` and ``columns["url"]`` holds each record's URL (null if unknown).
+
+    Today every record is admitted. A filter over records (opt-out signals judged per URL)
+    belongs here: it returns the same shape holding only the records to store (``pc.filter``
+    over the texts and each column with one mask), so shard bytes still follow from the records
+    stored alone.
+    """
+    return batch
 
 
 def prefetch(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
@@ -198,6 +236,7 @@ def _ingest(
     dataset: str,
     shard_size: int,
     total_in: int,
+    records: Records | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     src = storable_source(session, source)
@@ -208,10 +247,16 @@ def _ingest(
         def keep(shard: WrittenShard) -> None:
             staged.append((shard, staging.keep(shard.path)))
 
-        writer = ShardWriter(staging.path, keep, shard_bytes=shard_size)
+        writer = ShardWriter(
+            staging.path, keep, shard_bytes=shard_size, records=records is not None
+        )
         try:
             for batch in prefetch(texts):
-                writer.write(batch)
+                batch = admit(batch)
+                if records is None:
+                    writer.write(batch)
+                else:
+                    writer.write(*batch)
             writer.close()
         except BaseException:
             writer.abort()
@@ -249,14 +294,20 @@ def register_shard_files(
     with store.staging() as staging:
         for path in files:
             records = tokens = 0
+            profile: RecordProfile | None = None
             for batch in read_canonical(path):
                 texts = check_text(batch.column(1), str(path), "text", records)  # UTF-8, size
+                if batch.num_columns > 2:  # v2: profiled here, as ingest does while writing
+                    profile = profile or RecordProfile()
+                    profile.add(_checked_v2(batch, str(path), records, licence_check(session)))
                 records += batch.num_rows
                 tokens += count_tokens_array(texts)
             if pq.ParquetFile(path).metadata.num_rows != records:  # pragma: no cover
                 raise InvalidInput(f"{path}: row count does not match its footer")
+            if profile is None and _is_v2(path):
+                profile = RecordProfile()  # a v2 file without records
             digest, size, where = staging.copy_in(path)
-            staged.append((WrittenShard(digest, path, size, records, tokens), where))
+            staged.append((WrittenShard(digest, path, size, records, tokens, profile), where))
             if progress:
                 progress(size)
         report = _place_and_register(session, store, src, dataset, staged, "dataset.register")
@@ -264,6 +315,42 @@ def register_shard_files(
     return report.model_copy(
         update={"input_bytes": total, "seconds": time.perf_counter() - started}
     )
+
+
+def licence_check(session: Session) -> LicenceCheck:
+    """A record licence -> its canonical SPDX spelling, over the licences the registry holds."""
+    known = known_licence_ids(session)
+    return lambda expression: normalise_expression(expression, known)
+
+
+def _is_v2(path: Any) -> bool:
+    import pyarrow.parquet as pq
+
+    return len(pq.ParquetFile(path).schema_arrow) > 2
+
+
+def _checked_v2(batch: Any, where: str, first_row: int, licence: LicenceCheck) -> pa.Table:
+    """A v2 file's batch with its record columns checked like ingest's input (a file made
+    elsewhere may hold any strings): a bad one is refused, naming the record."""
+    import pyarrow as pa
+
+    from registry.shards.readers import _record
+
+    fields = RecordFields(url="url", author="author", licence="licence", created="created")
+    values = {c: batch.column(c) for c in COLUMNS}
+    checked = check_columns(values, batch.num_rows, where, first_row, _record, fields, licence)
+    for column in ("created", "licence"):
+        if checked[column] != values[column].cast(pa.string()):
+            bad = next(
+                i
+                for i, (a, b) in enumerate(zip(checked[column], values[column], strict=True))
+                if a.as_py() != b.as_py()
+            )
+            raise InvalidInput(
+                f"{where}: {_record(first_row + bad)}: {column} {values[column][bad].as_py()!r} "
+                "is not in its canonical spelling (a shard must hold what ingest writes)"
+            )
+    return pa.table({"text": batch.column(1), **checked})
 
 
 def _place_and_register(
@@ -289,11 +376,12 @@ def _place_and_register(
     items = [
         ShardIn(
             id=w.id, source=src.name, dataset=dataset, bytes=w.bytes, records=w.records,
-            tokens=w.tokens, format=FORMAT,
+            tokens=w.tokens, format=w.format,
         )
         for w in unique.values()
     ]  # fmt: skip
     registered = register_shards(session, store, items, audit_as=audit_as)
+    record_profiles(session, [(i, w.profile) for i, w in unique.items() if w.profile is not None])
     ds, created = ensure_dataset(session, dataset)  # an empty input still declares its dataset
     created = created or bool(registered.datasets_created)
     crash_point("ingest.before_commit")  # the fault suite: die between placing and committing

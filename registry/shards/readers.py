@@ -13,6 +13,11 @@ again with blocks large enough for the largest record allowed.
 
 Only regular files are read: a FIFO, socket or device is refused by name (opening a FIFO would
 wait for a writer forever), and a symlink cycle is reported as one.
+
+With ``records`` (the input fields of each record's url, author, licence and date, and the
+licence check), JSONL, CSV, Parquet and ``datasets`` readers yield ``(texts, columns)`` pairs,
+the record columns checked by ``registry.shards.record_fields`` with the same file and line or
+record in their errors; without, they yield the texts alone, as ever.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ import glob
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import InvalidInput
+from registry.shards.record_fields import LicenceCheck, RecordFields, check_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,6 +53,19 @@ _JSON_LARGE_BLOCK = MAX_RECORD_BYTES + 1024 * 1024  # any allowed line fits in o
 _CSV_LARGE_BLOCK = 2 * MAX_RECORD_BYTES + 1024 * 1024  # quotes may double a record's text
 BATCH_BYTES = 8 * 1024 * 1024  # text batches are cut near this size
 Progress = Callable[[int], None]
+Batch = Any
+"""What a reader yields: a text array, or with ``records`` a ``(texts, columns)`` pair."""
+
+
+@dataclass(frozen=True)
+class Records:
+    """Read the record fields too: which input fields, and how to check a record licence."""
+
+    fields: RecordFields
+    licence: LicenceCheck
+
+    def columns(self) -> list[str]:
+        return list(self.fields.inputs().values())
 
 
 def _noop(_: int) -> None:
@@ -209,6 +229,30 @@ def check_text(
     return column
 
 
+def _with_fields(
+    texts: pa.Array,
+    batch: Any,
+    records: Records | None,
+    where: str,
+    first_row: int,
+    locate: Locate = _record,
+) -> Batch:
+    """The texts, or with ``records`` the pair of texts and their checked record columns
+    (``batch`` is the table or record batch the texts came from)."""
+    if records is None:
+        return texts
+    inputs = records.fields.inputs()
+    names = batch.schema.names
+    values = {c: batch.column(f) for c, f in inputs.items() if f in names}
+    import pyarrow as pa
+
+    values.update({c: pa.nulls(len(texts), pa.string()) for c in inputs if c not in values})
+    checked = check_columns(
+        values, len(texts), where, first_row, locate, records.fields, records.licence
+    )
+    return texts, checked
+
+
 def _first_invalid(column: pa.Array) -> int:
     """The index of the first value that is not UTF-8 (there is one): bisect with Arrow's own
     check, so the error path costs about two passes."""
@@ -327,11 +371,16 @@ def _large_records(
         skip = 0
 
 
-def read_jsonl(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
+def read_jsonl(
+    path: Path, field: str, progress: Progress = _noop, records: Records | None = None
+) -> Iterator[Batch]:
     """Raises: InvalidInput: not JSON lines, a missing or non-text field, text that is not
-    UTF-8, or a line over ``MAX_RECORD_BYTES``."""
+    UTF-8, or a line over ``MAX_RECORD_BYTES``; with ``records``, a bad record field (its
+    line)."""
     import pyarrow as pa
     import pyarrow.json as pj
+
+    wanted = [field, *(records.columns() if records else [])]
 
     def batches(block: int, count: Progress) -> Iterator[pa.RecordBatch]:
         src = _Counting(path, count, max_line=MAX_RECORD_BYTES)
@@ -340,7 +389,7 @@ def read_jsonl(path: Path, field: str, progress: Progress = _noop) -> Iterator[p
                 src,
                 read_options=pj.ReadOptions(block_size=block, use_threads=True),
                 parse_options=pj.ParseOptions(
-                    explicit_schema=pa.schema([(field, pa.string())]),
+                    explicit_schema=pa.schema([(f, pa.string()) for f in wanted]),
                     unexpected_field_behavior="ignore",
                     newlines_in_values=False,
                 ),
@@ -351,7 +400,8 @@ def read_jsonl(path: Path, field: str, progress: Progress = _noop) -> Iterator[p
     rows = 0
     try:
         for batch in _large_records(batches, _JSON_LARGE_BLOCK, progress):
-            yield check_text(batch.column(0), str(path), field, rows, _line_of(path))
+            texts = check_text(batch.column(0), str(path), field, rows, _line_of(path))
+            yield _with_fields(texts, batch, records, str(path), rows, _line_of(path))
             rows += batch.num_rows
     except _LineTooLong as exc:
         raise InvalidInput(
@@ -359,7 +409,7 @@ def read_jsonl(path: Path, field: str, progress: Progress = _noop) -> Iterator[p
             "per record"
         ) from None
     except pa.ArrowInvalid as exc:
-        raise InvalidInput(_json_problem(path, field, exc)) from exc
+        raise InvalidInput(_json_problem(path, wanted, exc)) from exc
 
 
 def _line_of(path: Path) -> Locate:
@@ -379,20 +429,26 @@ def _line_of(path: Path) -> Locate:
     return locate
 
 
-def _json_problem(path: Path, field: str, exc: Exception) -> str:
+def _json_problem(path: Path, fields: list[str], exc: Exception) -> str:
     msg = str(exc)
-    if f"Column(/{field}) changed from string" in msg:
-        return f"{path}: text field {field!r} holds a non-text value ({msg})"
+    for n, field in enumerate(fields):
+        if f"Column(/{field}) changed from string" in msg:
+            what = "text field" if n == 0 else "field"
+            return f"{path}: {what} {field!r} holds a non-text value ({msg})"
     if "straddl" in msg:
         return f"{path}: a line is longer than the limit of {_mib(MAX_RECORD_BYTES)} per record"
     return f"{path} is not valid JSON lines: {msg}"
 
 
-def read_csv(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
+def read_csv(
+    path: Path, field: str, progress: Progress = _noop, records: Records | None = None
+) -> Iterator[Batch]:
     """Raises: InvalidInput: not CSV, no such column, text that is not UTF-8, or a record over
-    ``MAX_RECORD_BYTES``."""
+    ``MAX_RECORD_BYTES``; with ``records``, a bad record field (its record)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
+
+    wanted = [field, *(records.columns() if records else [])]
 
     def batches(block: int, count: Progress) -> Iterator[pa.RecordBatch]:
         src = _Counting(path, count)
@@ -402,8 +458,8 @@ def read_csv(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.
                 read_options=pcsv.ReadOptions(block_size=block, use_threads=True),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
-                    include_columns=[field],
-                    column_types={field: pa.binary()},  # UTF-8 is checked by check_text
+                    include_columns=wanted,
+                    column_types={f: pa.binary() for f in wanted},  # UTF-8 checked after
                     strings_can_be_null=False,
                 ),
             )
@@ -413,13 +469,18 @@ def read_csv(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.
     rows = 0
     try:
         for batch in _large_records(batches, _CSV_LARGE_BLOCK, progress):
-            yield check_text(batch.column(0), str(path), field, rows)
+            texts = check_text(batch.column(0), str(path), field, rows)
+            yield _with_fields(texts, batch, records, str(path), rows)
             rows += batch.num_rows
     except KeyError as exc:
-        raise InvalidInput(f"{path}: no column {field!r} in the CSV header") from exc
+        raise InvalidInput(
+            f"{path}: no column {_missing(path, wanted)!r} in the CSV header"
+        ) from exc
     except pa.ArrowInvalid as exc:
         if "include_columns" in str(exc) or "does not exist" in str(exc):
-            raise InvalidInput(f"{path}: no column {field!r} in the CSV header") from exc
+            raise InvalidInput(
+                f"{path}: no column {_missing(path, wanted)!r} in the CSV header"
+            ) from exc
         if "straddl" in str(exc):
             raise InvalidInput(
                 f"{path}: a record after record {rows} is longer than the limit of "
@@ -428,25 +489,41 @@ def read_csv(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.
         raise InvalidInput(f"{path} is not valid CSV: {exc}") from exc
 
 
-def read_parquet(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
-    """Raises: InvalidInput: not Parquet, no such column, or a non-text column."""
+def _missing(path: Path, wanted: list[str]) -> str:
+    """The first wanted column the CSV header lacks (for the error only)."""
+    import csv
+
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        header = next(csv.reader(f), [])
+    return next((w for w in wanted if w not in header), wanted[0])
+
+
+def read_parquet(
+    path: Path, field: str, progress: Progress = _noop, records: Records | None = None
+) -> Iterator[Batch]:
+    """Raises: InvalidInput: not Parquet, no such column, or a non-text column; with
+    ``records``, a bad record field (its record)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    wanted = [field, *(records.columns() if records else [])]
 
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInput(f"{path} is not a Parquet file: {exc}") from exc
     with pf:
-        if field not in pf.schema_arrow.names:
-            raise InvalidInput(
-                f"{path}: no column {field!r} (columns: {', '.join(pf.schema_arrow.names)})"
-            )
+        for name in wanted:
+            if name not in pf.schema_arrow.names:
+                raise InvalidInput(
+                    f"{path}: no column {name!r} (columns: {', '.join(pf.schema_arrow.names)})"
+                )
         size, groups, rows = path.stat().st_size, max(pf.num_row_groups, 1), 0
         try:
             for i in range(pf.num_row_groups):
-                for batch in pf.iter_batches(batch_size=16384, row_groups=[i], columns=[field]):
-                    yield check_text(batch.column(0), str(path), field, rows)
+                for batch in pf.iter_batches(batch_size=16384, row_groups=[i], columns=wanted):
+                    texts = check_text(batch.column(0), str(path), field, rows)
+                    yield _with_fields(texts, batch, records, str(path), rows)
                     rows += batch.num_rows
                 progress(size // groups)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -529,13 +606,19 @@ def read_text_lines(path: Path, progress: Progress = _noop) -> Iterator[pa.Array
         yield pa.array(batch, pa.large_string())
 
 
-def read_hf_dataset(ds: Any, field: str, where: str = "dataset") -> Iterator[pa.Array]:
+def read_hf_dataset(
+    ds: Any, field: str, where: str = "dataset", records: Records | None = None
+) -> Iterator[Batch]:
     """A ``datasets.Dataset`` or ``IterableDataset``, a batch at a time (indices respected).
 
     Raises:
-        InvalidInput: not a single split, or no text field / a non-text field.
+        InvalidInput: not a single split, or no text field / a non-text field; with
+            ``records``, a missing or bad record field (its record).
     """
     import datasets
+    import pyarrow as pa
+
+    wanted = [field, *(records.columns() if records else [])]
 
     if isinstance(ds, datasets.DatasetDict | datasets.IterableDatasetDict):
         raise InvalidInput(
@@ -546,14 +629,30 @@ def read_hf_dataset(ds: Any, field: str, where: str = "dataset") -> Iterator[pa.
     features = ds.features
     if features is not None and field not in features:
         raise InvalidInput(f"{where}: no text field {field!r} (fields: {', '.join(features)})")
+    for name in wanted[1:]:
+        if features is not None and name not in features:
+            raise InvalidInput(f"{where}: no field {name!r} (fields: {', '.join(features)})")
     rows = 0
     if isinstance(ds, datasets.Dataset):
-        for table in ds.select_columns([field]).with_format("arrow").iter(batch_size=10_000):
-            yield check_text(table.column(0), where, field, rows)
+        for table in ds.select_columns(wanted).with_format("arrow").iter(batch_size=10_000):
+            texts = check_text(table.column(0), where, field, rows)
+            yield _with_fields(texts, table, records, where, rows)
             rows += table.num_rows
         return
 
     buf: list[Any] = []
+    extra: dict[str, list[Any]] = {name: [] for name in wanted[1:]}
+
+    def flush() -> Batch:
+        texts = _texts(buf, where, field, rows)
+        if records is None:
+            return texts
+        try:
+            table = pa.table({k: pa.array(v) for k, v in extra.items()})
+        except (pa.ArrowException, UnicodeEncodeError) as exc:
+            raise InvalidInput(f"{where}: a record field holds mixed or non-text values") from exc
+        return _with_fields(texts, table, records, where, rows)
+
     for example in ds:
         if field not in example:
             raise InvalidInput(f"{where}: record {rows + len(buf) + 1} has no text field {field!r}")
@@ -564,11 +663,14 @@ def read_hf_dataset(ds: Any, field: str, where: str = "dataset") -> Iterator[pa.
                 f"{type(value).__name__}, not text"
             )
         buf.append(value)
+        for name, values in extra.items():
+            values.append(example.get(name))
         if len(buf) >= 10_000:
-            yield _texts(buf, where, field, rows)
+            yield flush()
             rows, buf = rows + len(buf), []
+            extra = {name: [] for name in extra}
     if buf:
-        yield _texts(buf, where, field, rows)
+        yield flush()
 
 
 def _texts(values: list[str], where: str, field: str, first_row: int) -> pa.Array:
@@ -593,7 +695,9 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def read_hf_disk(path: Path, field: str, progress: Progress = _noop) -> Iterator[pa.Array]:
+def read_hf_disk(
+    path: Path, field: str, progress: Progress = _noop, records: Records | None = None
+) -> Iterator[Batch]:
     """A directory written by ``save_to_disk``; memory-mapped, read a batch at a time."""
     import datasets
 
@@ -601,7 +705,7 @@ def read_hf_disk(path: Path, field: str, progress: Progress = _noop) -> Iterator
         ds = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise InvalidInput(f"{path} is not a dataset saved with save_to_disk: {exc}") from exc
-    yield from read_hf_dataset(ds, field, where=str(path))
+    yield from read_hf_dataset(ds, field, where=str(path), records=records)
     progress(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()))
 
 
@@ -612,11 +716,14 @@ def read_inputs(
     *,
     per_line: bool = False,
     progress: Progress | None = None,
-) -> Iterator[pa.Array]:
-    """Texts of every input in order; the format is given or told from each file's name.
+    records: Records | None = None,
+) -> Iterator[Batch]:
+    """Texts of every input in order (with ``records``, with their record columns); the format
+    is given or told from each file's name.
 
     Raises:
-        InvalidInput: an unknown format, or any problem with an input.
+        InvalidInput: an unknown format, or any problem with an input; record fields asked of
+            text files (they have none).
     """
     progress = progress or _noop
     if fmt is not None and fmt not in FORMATS:
@@ -624,6 +731,12 @@ def read_inputs(
     text_files: list[Path] = []
     for path in paths:
         kind = fmt or detect_format(path)
+        if kind == "text" and records is not None:
+            raise InvalidInput(
+                f"{path}: text files hold no record fields (url, author, licence, date); "
+                "use JSONL, CSV, Parquet or a saved dataset",
+                field="ingest.fields",
+            )
         if kind == "text" and not per_line:
             text_files.append(path)
             continue
@@ -633,15 +746,15 @@ def read_inputs(
         if path.is_dir() and kind != "hf-disk":
             raise InvalidInput(f"{path} is a directory, not a {kind} file")
         if kind == "hf-disk":
-            yield from read_hf_disk(path, field, progress)
+            yield from read_hf_disk(path, field, progress, records)
         elif kind == "text":
             yield from read_text_lines(path, progress)
         elif kind == "jsonl":
-            yield from read_jsonl(path, field, progress)
+            yield from read_jsonl(path, field, progress, records)
         elif kind == "csv":
-            yield from read_csv(path, field, progress)
+            yield from read_csv(path, field, progress, records)
         else:
-            yield from read_parquet(path, field, progress)
+            yield from read_parquet(path, field, progress, records)
     if text_files:
         yield from read_text_files(text_files, progress)
 

@@ -11,6 +11,8 @@ from registry.disclosure.facts import DisclosureFacts
 def facts_json(facts: DisclosureFacts) -> dict[str, Any]:
     """The facts as JSON data (``schema`` first-class, shard files left out)."""
     data: dict[str, Any] = facts.model_dump(mode="json", by_alias=True, exclude={"shards"})
+    if data.get("records") is None:
+        data.pop("records", None)  # disclosures without record figures keep their bytes
     return data
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from registry.disclosure.facts import DisclosureFacts, DisclosureInputs, ShardFile
 from registry.disclosure.formats._encoding import dumps
+from registry.shards.format import FORMAT_V2
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 CONTEXT: dict[str, Any] = {
@@ -104,15 +105,52 @@ def _file(shard: ShardFile, base: str | None) -> dict[str, Any]:
     }
 
 
-def _field(name: str, description: str) -> dict[str, Any]:
+def _field(
+    name: str,
+    description: str,
+    record_set: str = "records",
+    file_set: str = "shards",
+    data_type: str = "sc:Text",
+) -> dict[str, Any]:
     return {
         "@type": "cr:Field",
-        "@id": f"records/{name}",
+        "@id": f"{record_set}/{name}",
         "name": name,
         "description": description,
-        "dataType": "sc:Text",
-        "source": {"fileSet": {"@id": "shards"}, "extract": {"column": name}},
+        "dataType": data_type,
+        "source": {"fileSet": {"@id": file_set}, "extract": {"column": name}},
     }
+
+
+def _provenance(facts: DisclosureFacts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """For v2 shards (``provreg-shard-v2``): a FileSet of those files and a RecordSet of each
+    record's provenance columns (null where unknown). Empty when the manifest has none."""
+    v2 = [s for s in facts.shards if s.format == FORMAT_V2]
+    if not v2:
+        return [], []
+    files = {
+        "@type": "cr:FileSet",
+        "@id": "shards-v2",
+        "name": "shards-v2",
+        "description": "the shard files that carry per-record provenance (provreg-shard-v2)",
+        "encodingFormat": "application/x-parquet",
+        "includes": [store_path(s.id) for s in v2],
+    }
+    rs, fs = "record_provenance", "shards-v2"
+    records = {
+        "@type": "cr:RecordSet",
+        "@id": rs,
+        "name": rs,
+        "description": "each record's URL, author, licence and date, where known",
+        "field": [
+            _field("id", "the record's id (SHA-256 of its text)", rs, fs),
+            _field("url", "the URL the record was collected from", rs, fs, "sc:URL"),
+            _field("author", "the record's author, as a key inside its source", rs, fs),
+            _field("licence", "an SPDX expression overriding the source's licence", rs, fs),
+            _field("created", "the record's ISO 8601 date or date-time", rs, fs),
+        ],
+    }
+    return [files], [records]
 
 
 def _description(facts: DisclosureFacts) -> str:
@@ -156,6 +194,7 @@ def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]
     base = inputs.content_base_url
     ids = sorted({i for s in facts.by_licence for i in licence_ids(s.key)})
     period = next((p for p in facts.collection if p.key == "all"), None)
+    provenance_files, provenance_records = _provenance(facts)
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -187,6 +226,7 @@ def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]
                 "encodingFormat": "application/x-parquet",
                 "includes": [store_path(s.id) for s in facts.shards],
             },
+            *provenance_files,
         ],
         "recordSet": [
             {
@@ -198,7 +238,8 @@ def document(facts: DisclosureFacts, inputs: DisclosureInputs) -> dict[str, Any]
                     _field("id", "the record's id within its source"),
                     _field("text", "the record's text"),
                 ],
-            }
+            },
+            *provenance_records,
         ],
     }
     if period and (period.collected_from or period.collected_to):

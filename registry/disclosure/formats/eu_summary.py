@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.disclosure.domain_rule import RULE, relevant_domain_count
 from registry.disclosure.facts import NOT_PROVIDED, DisclosureFacts, DisclosureInputs, SourceFact
 from registry.disclosure.formats._encoding import dumps
 
@@ -139,6 +140,67 @@ def _general(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     }
 
 
+def _crawler_names(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
+    """Stated by the provider, or else the crawlers the registry's sources name."""
+    if i.crawlers is None and facts.records is not None and facts.records.crawlers:
+        return _field("Crawler names", list(facts.records.crawlers))
+    return _stated("Crawler names", i.crawlers)
+
+
+def _collection_period(facts: DisclosureFacts, crawl: list[SourceFact]) -> dict[str, Any]:
+    """From the records' own dates where they have them, else from the sources' periods."""
+    r = facts.records
+    if r is not None and (r.records_from or r.records_to):
+        return _field(
+            "Collection period",
+            f"{r.records_from or 'unknown'} to {r.records_to or 'unknown'} (record dates)",
+        )
+    return _field("Collection period", _period(crawl))
+
+
+def _domains(facts: DisclosureFacts, i: DisclosureInputs) -> list[dict[str, Any]]:
+    """The most relevant domain names: from record URLs by content size under the template's
+    rule (``domain_rule``) where records were profiled, else from the sources' URIs."""
+    r = facts.records
+    if r is not None and r.domains_total:
+        keep = relevant_domain_count(r.domains_total, sme=bool(i.sme))
+        return [
+            _field(
+                "Most relevant domain names (by content size)",
+                [
+                    {
+                        "domain": d.domain,
+                        "bytes": d.bytes,
+                        "records": d.records,
+                        "byte_share": d.byte_share,
+                    }
+                    for d in r.domains[:keep]
+                ],
+            ),
+            _field(
+                "Comments",
+                f"{r.domains_total} domains in all; listed: {RULE}"
+                f"{' (SME)' if i.sme else ''}; domain basis: {r.basis}",
+            ),
+        ]
+    c = facts.crawl
+    return [
+        _field(
+            "Most relevant domain names (by share of crawled tokens)",
+            [
+                {"domain": d.domain, "tokens": d.tokens, "token_share": d.token_share}
+                for d in c.top_domains
+            ],
+        ),
+        _field(
+            "Comments",
+            f"{c.domains_total} domains in all; domain basis: {c.domain_basis}"
+            if _of_kind(facts, "web-crawl")
+            else None,
+        ),
+    ]
+
+
 def _sources(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     public = _of_kind(facts, "public-dataset")
     licensed = _of_kind(facts, "licensed")
@@ -146,7 +208,6 @@ def _sources(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     crawl = _of_kind(facts, "web-crawl")
     user = _of_kind(facts, "user-contributed")
     synthetic = _of_kind(facts, "synthetic")
-    c = facts.crawl
     return {
         "id": "2",
         "title": "List of data sources",
@@ -192,26 +253,14 @@ def _sources(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
                 "title": "Data crawled and scraped from online sources",
                 "fields": [
                     _field("Crawlers used", _used(crawl)),
-                    _stated("Crawler names", i.crawlers),
+                    _crawler_names(facts, i),
                     _stated("Purposes of the crawlers", i.crawler_purposes),
                     _stated("Crawler behaviour", i.crawler_behaviour),
-                    _field("Collection period", _period(crawl)),
+                    _collection_period(facts, crawl),
                     _stated("Types of content and sources", i.content_types),
                     _field("Modality", [MODALITY] if crawl else None),
                     _field("Size", _size(crawl) if crawl else None),
-                    _field(
-                        "Most relevant domain names (by share of crawled tokens)",
-                        [
-                            {"domain": d.domain, "tokens": d.tokens, "token_share": d.token_share}
-                            for d in c.top_domains
-                        ],
-                    ),
-                    _field(
-                        "Comments",
-                        f"{c.domains_total} domains in all; domain basis: {c.domain_basis}"
-                        if crawl
-                        else None,
-                    ),
+                    *_domains(facts, i),
                 ],
             },
             {

@@ -101,6 +101,32 @@ def _crawl(facts: DisclosureFacts) -> str:
     return head + table(("Domain", "Sources", "Tokens", "Share of crawl"), rows, numeric=(1, 2, 3))
 
 
+def _records(facts: DisclosureFacts) -> str:
+    """Domains of record URLs by content size (a table and an inline SVG chart), authors,
+    record licences and the span of record dates: only for disclosures with profiled shards."""
+    r = facts.records
+    if r is None:
+        return ""
+    head = (
+        f"<p>{num(r.shards)} shards carry per-record provenance: {num(r.records_with_url)} "
+        f"records with a URL from {num(r.domains_total)} domains, {num(r.authors_total)} authors, "
+        f"record dates {esc(r.records_from or '?')} to {esc(r.records_to or '?')}. "
+        f"Listed: {esc(r.rule)}. Domain basis: {esc(r.basis)}.</p>"
+    )
+    rows = [(d.domain, num(d.records), num(d.bytes), pct(d.byte_share)) for d in r.domains]
+    chart = bars(
+        "Share of record text by domain", [(d.domain, d.byte_share) for d in r.domains[:20]]
+    )
+    out = head + chart + table(("Domain", "Records", "Bytes", "Share"), rows, numeric=(1, 2, 3))
+    if r.licences:
+        out += "<h3>Records under their own licence</h3>" + table(
+            ("Record licence", "Records", "Tokens"),
+            [(x.licence, num(x.records), num(x.tokens)) for x in r.licences],
+            numeric=(1, 2),
+        )
+    return out
+
+
 def _handling(facts: DisclosureFacts) -> str:
     h = facts.handling
     consent = ", ".join(f"{k}: {v}" for k, v in h.consent.items())
@@ -218,6 +244,7 @@ def render(facts: DisclosureFacts, inputs: DisclosureInputs) -> bytes:
         _sources(facts),
         "<h2>Web-crawled data: top domains</h2>",
         _crawl(facts),
+        *(["<h2>Records: domains by content size</h2>", _records(facts)] if facts.records else []),
         "<h2>Collection, opt-outs and personal data</h2>",
         _handling(facts),
         "<h2>Compensation</h2>",

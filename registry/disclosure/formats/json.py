@@ -24,6 +24,6 @@ def render(facts: DisclosureFacts, inputs: DisclosureInputs) -> bytes:
     data["inputs"] = {
         k: (v if v is not None else NOT_PROVIDED)
         for k, v in inputs.model_dump().items()
-        if k != "content_base_url"
+        if k != "content_base_url" and not (k == "sme" and v is None)
     }
     return dumps(data)
