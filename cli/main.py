@@ -48,6 +48,7 @@ ADVICE = {
     "signals.kind": "give one of --robots, --tdmrep, --header or --html",
     "signals.url": "give --url",
     "signals.vocabulary": "give --vocabulary",
+    "ingest.signals_unknown": "give --signals-unknown allow or refuse",
 }
 
 
