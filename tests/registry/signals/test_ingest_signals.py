@@ -181,3 +181,36 @@ def test_the_cli_reports_exclusions(cli: Cli, tmp_path: Path, crawl: Path) -> No
               "--url-field", "url").stdout  # fmt: skip
     assert "excluded 3 records" in out and "https://forum.example.org" in out
     assert "unknown: 3 records kept (--signals-unknown allow)" in out
+
+
+def test_disclosures_report_the_signals_honoured_and_the_records_excluded(
+    session_factory: Callable[..., Any], tmp_path: Path, crawl: Path
+) -> None:
+    from registry import disclosure
+
+    store = ShardStore(tmp_path / "store")
+    with session_factory() as s:
+        _source(s)
+        _observe(s)
+    with session_factory() as s:
+        ingest_paths(s, store, [crawl], source="crawl", dataset="web@1", fields=FIELDS)
+        m = manifests.create_manifest(
+            s, manifests.ManifestIn(name="m", intended_use="research", datasets=["web@1"])
+        )
+    with session_factory() as s:
+        f = disclosure.build_facts(s, m.hash)
+    assert f.signals is not None
+    assert (f.signals.origins_checked, f.signals.records_excluded) == (2, 3)
+    assert f.signals.records_excluded_by_signal == {"robots-content-usage": 2, "tdmrep": 1}
+    eu = json.loads(disclosure.render(f, "eu-summary", disclosure.DisclosureInputs()))
+    (sub,) = [x for x in eu["sections"][2]["subsections"] if x["id"] == "3.1"]
+    fields = {fld["label"]: fld["value"] for fld in sub["fields"]}
+    assert fields["Origins checked"] == "2 origins; 2 observations applied"
+    assert fields["Records excluded per signal type"] == (
+        "3 records: robots-content-usage 2, tdmrep 1"
+    )
+    assert "draft-ietf-aipref-vocab-07" in fields["Machine-readable opt-out signals honoured"]
+    data = json.loads(disclosure.render(f, "json"))
+    assert data["signals"]["records_excluded_by_signal"] == {"robots-content-usage": 2, "tdmrep": 1}
+    html = disclosure.render(f, "html").decode()
+    assert "Opt-out signals" in html and "<td>tdmrep</td><td class=num>1</td>" in html
