@@ -12,4 +12,7 @@ The map (``docs/signals.md`` has the rules):
 - ``evaluate``: the combination rule, observations in force at a time, the bulk ``Judge``.
 - ``observations``: the service (record, list, show, check, judge, reparse).
 - ``fetch``: getting the signals of an origin over HTTP (httpx).
+- ``admission``: the ingest gate's judge (exclusions by origin and signal, the links kept).
+- ``rejudge``: shards against observations made since ingest, through ``shard_domains``.
+- ``summary``: the signal figures of a manifest chain, for the disclosures.
 """
