@@ -101,8 +101,8 @@ def test_a_disallowed_url_is_not_ingested(
     )
     with session_factory() as s:
         links = s.scalars(select(ShardSignalObservation)).all()
-        assert {l.shard_id for l in links} == set(report.shard_ids)
-        assert len({l.observation_id for l in links}) == 2
+        assert {link.shard_id for link in links} == set(report.shard_ids)
+        assert len({link.observation_id for link in links}) == 2
         assert sum(e.records for e in s.scalars(select(SignalExclusion))) == 3
 
 
@@ -149,7 +149,7 @@ def test_a_later_observation_makes_a_manifest_fail_naming_the_origin(
     text = str(refused.value)
     assert "https://forum.example.org" in text and "robots-disallow" in text
     assert "3 record(s)" in text  # the shard's records of example.org (forum + open)
-    with pytest.raises(PolicyViolation, match="forum.example.org"), session_factory() as s:
+    with pytest.raises(PolicyViolation, match=r"forum\.example\.org"), session_factory() as s:
         manifests.check_usable(s, early.hash)  # and a run on the older manifest cannot start
 
 
