@@ -84,6 +84,15 @@ class Admission:
         )
         self.judge = evaluate.Judge([], self.report.crawler, self.report.at, self.licence)
         self._loaded: set[str] = set()
+        from sqlalchemy import exists, select
+
+        from registry.db.models import SignalObservation
+
+        # With no observation at all every record is unknown: count them, judge none (ingest
+        # without signals keeps its speed).
+        self._none = self.licence is None and not session.scalar(
+            select(exists(select(SignalObservation.id)))
+        )
 
     def _load(self, origins: set[str]) -> None:
         """Compile the origins not seen yet (one query per batch of new origins)."""
@@ -103,6 +112,16 @@ class Admission:
         Raises:
             InvalidInput: a URL that is not absolute http(s) (ingest names the record).
         """
+        if self._none:
+            n = len(urls)
+            self.report.unknown += n
+            if self.report.unknown_policy == "allow":
+                self.report.kept += n
+                return [True] * n
+            for u in urls:
+                origin = self.judge.split(u)[0] if u is not None else ""
+                self.report.excluded[(origin, "unknown" if u is not None else NO_URL)] += 1
+            return [False] * n
         split = [(self.judge.split(u) if u is not None else None) for u in urls]
         self._load({s[0] for s in split if s is not None})
         keep: list[bool] = []

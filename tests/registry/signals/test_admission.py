@@ -88,5 +88,16 @@ def test_a_bad_policy_or_url_is_refused(session_factory: Any) -> None:
     with session_factory() as session:
         with pytest.raises(InvalidInput, match="'allow' or 'refuse'"):
             Admission(session, crawler="x", unknown="maybe")
+        _observe(session)
         with pytest.raises(InvalidInput):
             Admission(session, crawler="x").mask(["not a url"])
+
+
+def test_without_any_observation_every_record_is_unknown(session_factory: Any) -> None:
+    with session_factory() as session:
+        allow = Admission(session, crawler="x")
+        assert allow.mask(URLS) == [True] * 5
+        refuse = Admission(session, crawler="x", unknown="refuse")
+        assert refuse.mask(URLS) == [False] * 5
+    assert (allow.report.kept, allow.report.unknown, allow.report.excluded_total) == (5, 5, 0)
+    assert refuse.report.excluded_total == 5 and refuse.report.excluded[("", "no-url")] == 1
