@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -52,7 +52,26 @@ def summary(r: IngestReport) -> str:
             f"{r.records} records, {r.tokens} tokens, {r.bytes_written / 1e6:.1f} MB stored; "
             f"read {mb:.1f} MB in {r.seconds:.1f} s ({speed})"
         )
+    if r.signals is not None:
+        lines += signals_lines(r.signals)
     return "\n".join(lines)
+
+
+def signals_lines(sig: dict[str, Any]) -> list[str]:
+    """The excluded-record report: by origin and signal, and what unknown records did."""
+    lines = [
+        f"opt-out signals (crawler {sig['crawler']!r}, as known at {sig['judged_at']}): "
+        f"excluded {sig['excluded']} records, kept {sig['kept']}"
+    ]
+    lines += [
+        f"  excluded {e['records']} from {e['origin'] or '(no URL)'} by {e['signal']}"
+        for e in sig["excluded_by"]
+    ]
+    kept = "kept" if sig["unknown_policy"] == "allow" else "refused"
+    lines.append(
+        f"  unknown: {sig['unknown']} records {kept} (--signals-unknown {sig['unknown_policy']})"
+    )
+    return lines
 
 
 def ingest(
@@ -83,6 +102,10 @@ def ingest(
     date_field: Annotated[
         str | None, typer.Option(help="field holding each record's ISO 8601 date or date-time")
     ] = None,
+    signals_unknown: Annotated[
+        str,
+        typer.Option(help="records whose URL no opt-out signal judges: allow (store) or refuse"),
+    ] = "allow",
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Read files into canonical shards, store them and register them, all or nothing.
@@ -118,6 +141,7 @@ def ingest(
             fields=RecordFields(
                 url=url_field, author=author_field, licence=licence_field, created=date_field
             ),
+            signals_unknown=signals_unknown,
         )
     crash_point("ingest.after_commit")  # the fault suite: die before telling anyone
     emit(report, as_json, lambda: console.print(summary(report), markup=False))

@@ -21,6 +21,7 @@ from cli import licences as licence_cmds
 from cli import manifests as manifest_cmds
 from cli import serve as serve_cmds
 from cli import shards as shard_cmds
+from cli import signals as signal_cmds
 from cli import sources as source_cmds
 from cli import tokenizer as tokenizer_cmds
 from cli import tokens as token_cmds
@@ -56,6 +57,10 @@ ADVICE = {
     "manifest.eval": "give --eval-dataset a dataset that shares no shard with the selection",
     "manifest.eval_dataset": "give --eval-dataset a dataset that shares no shard with the selection",
     "manifest.eval_fraction": "give --eval-fraction a fraction in (0, 1)",
+    "signals.kind": "give one of --robots, --tdmrep, --header or --html",
+    "signals.url": "give --url",
+    "signals.vocabulary": "give --vocabulary",
+    "ingest.signals_unknown": "give --signals-unknown allow or refuse",
 }
 
 
@@ -98,6 +103,7 @@ app.add_typer(shard_cmds.app, name="shard")
 app.add_typer(dataset_cmds.app, name="dataset")
 app.add_typer(token_cmds.app, name="token")
 app.add_typer(tokenizer_cmds.app, name="tokenizer")
+app.add_typer(signal_cmds.app, name="signals")
 app.command("serve")(serve_cmds.serve)
 app.add_typer(train_cmds.app)  # train, run, weights, generate
 app.command("disclose")(disclose_cmds.disclose)

@@ -119,8 +119,16 @@ step "record provenance: a small web crawl with each record's URL, author, date 
 python demo/crawl.py "$OUT/crawl.jsonl"
 provreg source add demo-crawl --uri "https://example.com" --kind web-crawl --licence PSF-2.0 \
     --crawler ExampleBot --collected-from 2024-01-01 --collected-to 2024-12-31
-# -- opt-out signals go here (issue 13, part B): import robots.txt / TDMRep observations for
-# -- origins of this crawl, then ingest judges each record's URL against them.
+
+step "opt-out signals: a robots.txt with Content-Usage: train-ai=n, a TDMRep file (docs/signals.md)"
+provreg signals add https://forum.example.org --robots demo/signals/forum.robots.txt \
+    --observed-at 2024-06-01T00:00:00Z
+provreg signals add https://news.example.net --tdmrep demo/signals/news.tdmrep.json \
+    --observed-at 2024-06-01T00:00:00Z
+provreg signals check https://forum.example.org/library/json.html --crawler ExampleBot
+provreg signals check https://news.example.net/library/shutil.html --crawler ExampleBot
+
+step "ingest the crawl: each record's URL is judged; disallowed records are not stored"
 provreg ingest "$OUT/crawl.jsonl" --source demo-crawl --dataset demo-crawl@1 \
     --url-field url --author-field author --date-field date --licence-field licence --shard-size 8KiB
 

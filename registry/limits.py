@@ -37,6 +37,7 @@ LICENCE: Final = 1000
 JURISDICTION: Final = 100
 PATH: Final = 2000  # a checkpoint path
 LABEL: Final = 100  # a tokenizer identity, a code version
+SIGNAL_BYTES: Final = 1024 * 1024  # one observed signal (RFC 9309 asks parsers for 500 KiB)
 # Text columns have no size in the database; these are the registry's own.
 LONG_TEXT: Final = 10_000  # descriptions, PII measures
 REASON: Final = 2000  # why a source or shard was revoked

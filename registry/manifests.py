@@ -306,6 +306,21 @@ def _raise_if_refused(verdict: PolicyVerdict, what: str) -> None:
         )
 
 
+def _raise_if_signals_refuse(
+    session: Session, shard_ids_sql: str, params: dict[str, Any], what: str
+) -> None:
+    """Re-judge the shards against opt-out signals observed since their ingest, through the
+    per-shard domain sums (``registry.signals.rejudge``), never opening a shard."""
+    from registry.signals.rejudge import shard_violations
+
+    lines = shard_violations(session, shard_ids_sql, params)
+    if lines:
+        raise PolicyViolation(
+            f"{what} refused by opt-out signals observed since ingest ({len(lines)} violations):",
+            lines,
+        )
+
+
 # --- creating ---------------------------------------------------------------------------------
 
 
@@ -411,6 +426,7 @@ def create_manifest(
         record_licences=facts.record_licences,
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
+    _raise_if_signals_refuse(session, f"SELECT id FROM {_SELECTION}", {}, f"manifest {spec.name!r}")
     root = merkle_root(_selected_ids(conn))
     try:
         document = _document(spec, selection, facts, verdict, parent, root, now or utcnow())
@@ -674,7 +690,14 @@ def check_usable(session: Session, ref: str) -> None:
     Raises:
         PolicyViolation: listing every violation.
     """
-    _raise_if_refused(current_verdict(session, ref), f"manifest {manifest_row(session, ref).hash}")
+    digest = manifest_row(session, ref).hash
+    _raise_if_refused(current_verdict(session, ref), f"manifest {digest}")
+    _raise_if_signals_refuse(
+        session,
+        "SELECT shard_id FROM manifest_shards WHERE manifest_hash = :h",
+        {"h": digest},
+        f"manifest {digest}",
+    )
 
 
 def diff_manifests(session: Session, a: str, b: str) -> ManifestDiff:

@@ -20,6 +20,7 @@ from api.routes import (
     manifests,
     runs,
     shards,
+    signals,
     sources,
     tokenizers,
     tokens,
@@ -40,5 +41,6 @@ ROUTERS: list[APIRouter] = [
     tokens.router,
     tokenizers.router,
     attest.router,  # before disclosures: /disclosures/{digest}/signature
+    signals.router,
     disclosures.router,
 ]

@@ -548,3 +548,79 @@ class ManifestEvalShard(Base):
 
     manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
     shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+
+
+class SignalObservation(Base):
+    """An opt-out signal as observed: the exact bytes (``raw``, with their SHA-256), where and
+    when they were seen, and how they were read at import (``parsed`` with ``vocabulary``).
+
+    Evidence, append-only (triggers in migration 0005): a newer robots.txt is a new row; a
+    reading with a newer vocabulary is a ``SignalParse`` row beside it, never an edit.
+    ``url_path`` is the path and query of ``url`` for kinds that describe one URL (an HTTP
+    response's header fields, an HTML page); it is null for origin-wide files.
+    """
+
+    __tablename__ = "signal_observations"
+    __table_args__ = (
+        Index("ix_signal_observations_origin", "origin", "observed_at"),
+        CheckConstraint(
+            _in("kind", ("robots.txt", "tdmrep.json", "http-header", "html")), name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000))
+    url_path: Mapped[str | None] = mapped_column(String(2000))
+    observed_at: Mapped[datetime]
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    parsed: Mapped[str] = mapped_column(Text)
+    vocabulary: Mapped[str] = mapped_column(String(60))
+    via: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignalParse(Base):
+    """A later reading of an observation's stored bytes with another vocabulary
+    (``provreg signals reparse``); the newest reading is the one the evaluator uses."""
+
+    __tablename__ = "signal_parses"
+    __table_args__ = (Index("ix_signal_parses_observation", "observation_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("signal_observations.id"))
+    vocabulary: Mapped[str] = mapped_column(String(60))
+    parsed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShardSignalObservation(Base):
+    """Which observations an ingest applied to a shard: those in force, at ingest, for the
+    origins of the records it judged (``registry.signals.admission``)."""
+
+    __tablename__ = "shard_signal_observations"
+    __table_args__ = (Index("ix_shard_signal_observations_observation", "observation_id"),)
+
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("signal_observations.id"), primary_key=True
+    )
+
+
+class SignalExclusion(Base):
+    """Records an ingest did not store because their URLs were disallowed (or unknown, when
+    refused): counted per origin and signal, for the reports and the disclosures (EU 3.1)."""
+
+    __tablename__ = "signal_exclusions"
+    __table_args__ = (Index("ix_signal_exclusions_source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    dataset: Mapped[str] = mapped_column(String(250))
+    origin: Mapped[str] = mapped_column(String(300))
+    signal: Mapped[str] = mapped_column(String(40))
+    records: Mapped[int] = mapped_column(BigInteger)
+    crawler: Mapped[str] = mapped_column(String(200))
+    judged_at: Mapped[datetime]

@@ -29,6 +29,7 @@ from registry.disclosure.facts import (
     Period,
     RunRef,
     ShardFile,
+    SignalFacts,
     SourceFact,
     WeightsRef,
 )
@@ -101,7 +102,15 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
         ),
         shards=tuple(_shard_files(session, chain)) if with_shards else (),
         records=figures.records,
+        signals=_signals(session, chain),
     )
+
+
+def _signals(session: Session, chain: list[str]) -> SignalFacts | None:
+    from registry.signals.summary import signals_summary
+
+    figures = signals_summary(session, chain)
+    return SignalFacts(**figures) if figures is not None else None
 
 
 def _tokenizer_manifest(session: Session, tokenizer: str) -> str | None:

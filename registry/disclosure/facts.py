@@ -154,6 +154,18 @@ class RecordFacts(Frozen):
     crawlers: tuple[str, ...]
 
 
+class SignalFacts(Frozen):
+    """Opt-out signals judged per record URL at ingest (``registry.signals.summary``)."""
+
+    signals_honoured: tuple[str, ...]
+    vocabulary: str
+    origins_checked: int
+    observations_applied: int
+    observations_by_kind: dict[str, int]
+    records_excluded: int
+    records_excluded_by_signal: dict[str, int]
+
+
 class Period(Frozen):
     key: str
     collected_from: str | None
@@ -263,5 +275,7 @@ class DisclosureFacts(Frozen):
     shards: tuple[ShardFile, ...] = ()
     records: RecordFacts | None = None
     """Present only when some shard's records were profiled (left out of JSON otherwise)."""
+    signals: SignalFacts | None = None
+    """Present only when some ingest judged record URLs (left out of JSON otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

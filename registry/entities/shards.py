@@ -4,6 +4,7 @@ built inside ``registry/``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,6 +104,9 @@ class IngestReport(Entity):
     bytes_written: int
     input_bytes: int
     seconds: float
+    signals: dict[str, Any] | None = None
+    """What opt-out signals did (``registry.signals.admission.AdmissionReport``), when records
+    carry URLs: kept, excluded by origin and signal, unknown and the policy for them."""
 
     @property
     def nothing_new(self) -> bool:

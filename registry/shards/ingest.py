@@ -66,6 +66,7 @@ from registry.shards.record_fields import COLUMNS, LicenceCheck, RecordFields, c
 from registry.shards.registration import AuditAs, register_shards, storable_source
 from registry.shards.store import ShardStore
 from registry.shards.token_count import count_tokens_array
+from registry.signals.admission import Admission, record_applied, record_exclusions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -112,6 +113,7 @@ def ingest_paths(
     shard_size: int = DEFAULT_SHARD_BYTES,
     progress: Progress | None = None,
     fields: RecordFields | None = None,
+    signals_unknown: str = "allow",
 ) -> IngestReport:
     """Ingest files, globs and directories (JSONL, Parquet, CSV, text, ``save_to_disk`` dirs).
 
@@ -132,7 +134,9 @@ def ingest_paths(
     texts = read_inputs(
         files, format, text_field, per_line=per_line, progress=progress, records=records
     )
-    return _ingest(session, store, texts, source, dataset, shard_size, total_in, records)
+    return _ingest(
+        session, store, texts, source, dataset, shard_size, total_in, records, signals_unknown
+    )
 
 
 def ingest_dataset(
@@ -145,6 +149,7 @@ def ingest_dataset(
     text_field: str = "text",
     shard_size: int = DEFAULT_SHARD_BYTES,
     fields: RecordFields | None = None,
+    signals_unknown: str = "allow",
 ) -> IngestReport:
     """Ingest a ``datasets.Dataset`` or ``datasets.IterableDataset`` (one split), streaming;
     ``fields`` as ``ingest_paths``.
@@ -154,7 +159,7 @@ def ingest_dataset(
     """
     records = _records(session, fields, text_field)
     texts = read_hf_dataset(ds, text_field, records=records)
-    return _ingest(session, store, texts, source, dataset, shard_size, 0, records)
+    return _ingest(session, store, texts, source, dataset, shard_size, 0, records, signals_unknown)
 
 
 def _records(session: Session, fields: RecordFields | None, text_field: str) -> Records | None:
@@ -166,17 +171,29 @@ def _records(session: Session, fields: RecordFields | None, text_field: str) -> 
     return Records(fields, licence_check(session))
 
 
-def admit(batch: Batch) -> Batch:
+def admit(batch: Batch, gate: Admission | None = None) -> Batch:
     """The record gate: every batch of records passes here, in input order, after its fields
     are checked and before any is written to a shard; with record fields a batch is
     ``(texts, columns)`` and ``columns["url"]`` holds each record's URL (null if unknown).
 
-    Today every record is admitted. A filter over records (opt-out signals judged per URL)
-    belongs here: it returns the same shape holding only the records to store (``pc.filter``
-    over the texts and each column with one mask), so shard bytes still follow from the records
-    stored alone.
+    With a ``gate`` (opt-out signals, ``registry.signals.admission``), each record's URL is
+    judged and only the records it admits are kept (``pc.filter`` over the texts and each
+    column with one mask), so shard bytes still follow from the records stored alone.
     """
-    return batch
+    if gate is None or not isinstance(batch, tuple):
+        return batch
+    texts, columns = batch
+    urls = columns.get("url")
+    if urls is None:
+        return batch
+    keep = gate.mask(urls.to_pylist())
+    if all(keep):
+        return batch
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    mask = pa.array(keep, pa.bool_())
+    return pc.filter(texts, mask), {k: pc.filter(v, mask) for k, v in columns.items()}
 
 
 def prefetch(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
@@ -237,10 +254,18 @@ def _ingest(
     shard_size: int,
     total_in: int,
     records: Records | None = None,
+    signals_unknown: str = "allow",
 ) -> IngestReport:
     started = time.perf_counter()
     src = storable_source(session, source)
     parse_ref(dataset)  # a malformed name fails before any work
+    gate = (
+        Admission(session, crawler=src.crawler or "*", unknown=signals_unknown)
+        if records is not None and records.fields.url
+        else None
+    )
+    if gate is None and signals_unknown not in ("allow", "refuse"):
+        Admission(session, crawler="*", unknown=signals_unknown)  # the same error, no URLs
     staged: list[tuple[WrittenShard, str]] = []
     with store.staging() as staging:
 
@@ -252,7 +277,7 @@ def _ingest(
         )
         try:
             for batch in prefetch(texts):
-                batch = admit(batch)
+                batch = admit(batch, gate)
                 if records is None:
                     writer.write(batch)
                 else:
@@ -263,8 +288,15 @@ def _ingest(
             raise
         crash_point("ingest.after_files")  # the fault suite: die with files only in staging
         report = _place_and_register(session, store, src, dataset, staged, "dataset.ingest")
+        if gate is not None:
+            record_applied(session, report.shard_ids, gate.report.applied)
+            record_exclusions(session, src.id, f"{report.dataset}@{report.version}", gate.report)
     return report.model_copy(
-        update={"input_bytes": total_in, "seconds": time.perf_counter() - started}
+        update={
+            "input_bytes": total_in,
+            "seconds": time.perf_counter() - started,
+            "signals": gate.report.as_json() if gate is not None else None,
+        }
     )
 
 

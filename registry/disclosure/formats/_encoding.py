@@ -13,6 +13,8 @@ def facts_json(facts: DisclosureFacts) -> dict[str, Any]:
     data: dict[str, Any] = facts.model_dump(mode="json", by_alias=True, exclude={"shards"})
     if data.get("records") is None:
         data.pop("records", None)  # disclosures without record figures keep their bytes
+    if data.get("signals") is None:
+        data.pop("signals", None)
     return data
 
 

@@ -293,6 +293,29 @@ def _sources(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     }
 
 
+def _signal_fields(facts: DisclosureFacts) -> list[dict[str, Any]]:
+    """Section 3.1's machine-readable opt-outs judged per record URL at ingest, if any were."""
+    sig = facts.signals
+    if sig is None:
+        return []
+    excluded = ", ".join(f"{k} {v:,}" for k, v in sig.records_excluded_by_signal.items())
+    return [
+        _field(
+            "Machine-readable opt-out signals honoured",
+            f"{'; '.join(sig.signals_honoured)} (vocabulary {sig.vocabulary}); any explicit "
+            "disallow or TDM reservation excludes a record (docs/signals.md)",
+        ),
+        _field(
+            "Origins checked",
+            f"{sig.origins_checked:,} origins; {sig.observations_applied:,} observations applied",
+        ),
+        _field(
+            "Records excluded per signal type",
+            f"{sig.records_excluded:,} records" + (f": {excluded}" if excluded else ""),
+        ),
+    ]
+
+
 def _processing(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     h = facts.handling
     recorded = (
@@ -315,6 +338,7 @@ def _processing(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
                         i.code_of_practice_signatory,
                     ),
                     _field("Reservations recorded in the registry", recorded),
+                    *_signal_fields(facts),
                     _stated("Measures implemented", i.tdm_measures),
                 ],
             },

@@ -101,6 +101,20 @@ def _crawl(facts: DisclosureFacts) -> str:
     return head + table(("Domain", "Sources", "Tokens", "Share of crawl"), rows, numeric=(1, 2, 3))
 
 
+def _signals(facts: DisclosureFacts) -> str:
+    """The opt-out signals judged per record URL at ingest, and the records they excluded."""
+    sig = facts.signals
+    if sig is None:
+        return ""
+    rows = [(k, num(v)) for k, v in sig.records_excluded_by_signal.items()]
+    return (
+        f"<p>{num(sig.origins_checked)} origins checked, {num(sig.observations_applied)} "
+        f"observations applied, {num(sig.records_excluded)} records excluded. Signals honoured: "
+        f"{esc('; '.join(sig.signals_honoured))} (vocabulary {esc(sig.vocabulary)}).</p>"
+        + table(("Signal", "Records excluded"), rows, numeric=(1,))
+    )
+
+
 def _records(facts: DisclosureFacts) -> str:
     """Domains of record URLs by content size (a table and an inline SVG chart), authors,
     record licences and the span of record dates: only for disclosures with profiled shards."""
@@ -245,6 +259,7 @@ def render(facts: DisclosureFacts, inputs: DisclosureInputs) -> bytes:
         "<h2>Web-crawled data: top domains</h2>",
         _crawl(facts),
         *(["<h2>Records: domains by content size</h2>", _records(facts)] if facts.records else []),
+        *(["<h2>Opt-out signals</h2>", _signals(facts)] if facts.signals else []),
         "<h2>Collection, opt-outs and personal data</h2>",
         _handling(facts),
         "<h2>Compensation</h2>",
