@@ -15,6 +15,7 @@ from cli import continual as continual_cmds
 from cli import contributors as contributor_cmds
 from cli import datasets as dataset_cmds
 from cli import disclose as disclose_cmds
+from cli import impact as impact_cmds
 from cli import ingest as ingest_cmds
 from cli import ledger as ledger_cmds
 from cli import licences as licence_cmds
@@ -61,6 +62,7 @@ ADVICE = {
     "signals.url": "give --url",
     "signals.vocabulary": "give --vocabulary",
     "ingest.signals_unknown": "give --signals-unknown allow or refuse",
+    "impact.selector_count": "give one of --source, --shard, --domain, --url, --author or --record",
 }
 
 
@@ -112,6 +114,7 @@ app.add_typer(attest_cmds.attest_app, name="attest")
 train_cmds.weights_app.command("sign")(attest_cmds.weights_sign)
 train_cmds.weights_app.command("card")(attest_cmds.weights_card)
 app.command("lineage")(continual_cmds.lineage)
+app.command("impact")(impact_cmds.impact)
 
 
 def _print_version(value: bool) -> None:

@@ -624,3 +624,31 @@ class SignalExclusion(Base):
     records: Mapped[int] = mapped_column(BigInteger)
     crawler: Mapped[str] = mapped_column(String(200))
     judged_at: Mapped[datetime]
+
+
+# --- takedown and impact (issue #14) -----------------------------------------------------------
+
+RECORD_KEY_KINDS = ("url", "record")
+
+
+class ShardRecordKey(Base):
+    """The record key index: which shards hold a record with a given URL or record id.
+
+    ``key`` is the first 8 bytes of a SHA-256, as a signed 64-bit integer: of the URL's UTF-8
+    bytes (kind ``url``) or the record id itself, which is already a SHA-256 (kind ``record``).
+    Written at ingest beside the per-domain sums (``registry.shards.profile``); the primary key
+    leads with (kind, key), so one exact URL among 100M records is one B-tree descent. A 64-bit
+    prefix can collide (about 1 in 2^64 per pair): takedown re-checks the full value in the file.
+    """
+
+    __tablename__ = "shard_record_keys"
+    __table_args__ = (
+        CheckConstraint(_in("kind", RECORD_KEY_KINDS), name="kind"),
+        Index("ix_shard_record_keys_shard", "shard_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)

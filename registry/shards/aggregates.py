@@ -1,5 +1,5 @@
 """Writing a shard's record profile into the registry: the per-domain, per-author and
-per-licence rows and the record date span, in bulk, in the ingest's transaction.
+per-licence rows, the record key index and the record date span, in bulk, in the ingest's transaction.
 
 Rows are inserted with ``ON CONFLICT DO NOTHING``: the same bytes give the same profile, so a
 shard ingested again (or by a concurrent transaction) keeps the rows it has. A shard registered
@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from registry.db.models import Shard, ShardAuthor, ShardDomain, ShardRecordLicence
+from registry.db.models import (
+    Shard,
+    ShardAuthor,
+    ShardDomain,
+    ShardRecordKey,
+    ShardRecordLicence,
+)
 from registry.shards.profile import RecordProfile
 
 _BATCH = 5000
@@ -26,6 +32,7 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
     domains: list[dict[str, Any]] = []
     authors: list[dict[str, Any]] = []
     licences: list[dict[str, Any]] = []
+    keys: list[dict[str, Any]] = []
     for shard_id, p in profiles:
         domains += [
             {"shard_id": shard_id, "domain": k, "records": r, "bytes": b, "tokens": t}
@@ -39,6 +46,10 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
             {"shard_id": shard_id, "licence": k, "records": r, "tokens": t}
             for k, (r, t) in sorted(p.licences.items())
         ]
+        keys += [
+            {"kind": kind, "key": key, "shard_id": shard_id, "records": r, "tokens": t}
+            for (kind, key), (r, t) in sorted(p.keys.items())
+        ]
         if p.first is not None:
             session.execute(
                 update(Shard)
@@ -49,6 +60,7 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
         (ShardDomain, domains),
         (ShardAuthor, authors),
         (ShardRecordLicence, licences),
+        (ShardRecordKey, keys),
     ):
         _insert(session, model, rows)
     session.flush()

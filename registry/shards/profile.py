@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from registry.shards.record_fields import day_of, hosts
+from registry.shards.record_keys import add_keys
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +48,8 @@ class RecordProfile:
     domains: dict[str, list[int]] = field(default_factory=dict)
     authors: dict[str, list[int]] = field(default_factory=dict)
     licences: dict[str, list[int]] = field(default_factory=dict)
+    keys: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    """The record key index's rows: (kind, key) -> [records, tokens] (``record_keys``)."""
     first: date | None = None
     last: date | None = None
 
@@ -57,6 +60,7 @@ class RecordProfile:
 
         sizes = pc.binary_length(table.column("text"))
         base = pa.table({"bytes": sizes, "tokens": pc.add(sizes, 1)})
+        add_keys(self.keys, table, base.column("tokens").to_pylist())
         urls = table.column("url")
         if urls.null_count < len(urls):
             host = hosts(urls)
