@@ -382,7 +382,7 @@ def _checked_v2(batch: Any, where: str, first_row: int, licence: LicenceCheck) -
                 f"{where}: {_record(first_row + bad)}: {column} {values[column][bad].as_py()!r} "
                 "is not in its canonical spelling (a shard must hold what ingest writes)"
             )
-    return pa.table({"text": batch.column(1), **checked})
+    return pa.table({"id": batch.column(0), "text": batch.column(1), **checked})
 
 
 def _place_and_register(
