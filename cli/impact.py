@@ -106,3 +106,58 @@ def print_impact(report: ImpactReport) -> None:
             for e in report.ledger
         ],
     )
+
+
+def takedown(
+    reason: Annotated[str, typer.Option(help="why: the takedown notice, the request, ...")],
+    shard: ShardOpt = None,
+    domain: DomainOpt = None,
+    url: UrlOpt = None,
+    author: AuthorOpt = None,
+    record: RecordOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print what would happen and change nothing")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Revoke the shards holding some records, write replacements with the other records and
+    a new version of each dataset that held them; one transaction, audited."""
+    from registry.config import get_settings
+    from registry.impact.takedown import takedown as run_takedown
+    from registry.shards.store import ShardStore
+
+    kind, value = one_selector(shard=shard, domain=domain, url=url, author=author, record=record)
+    store = ShardStore(get_settings().store)
+    with store.track(), tx(write=not dry_run) as session:
+        out = run_takedown(session, store, kind, value, reason, dry_run=dry_run)
+
+    def human() -> None:
+        verb = "would remove" if out.dry_run else "removed"
+        console.print(
+            f"takedown {out.selector}: {verb} {out.records} record(s), {out.tokens} tokens "
+            f"from {len(out.shards)} shard(s)",
+            markup=False,
+        )
+        table(
+            None,
+            ["revoked shard", "source", "records", "tokens", "replacement"],
+            [
+                (s.shard_id, s.source, s.records_removed, s.tokens_removed,
+                 s.replacement or ("(written when applied)" if out.dry_run else "(none: no records left)"))
+                for s in out.shards
+            ],
+        )  # fmt: skip
+        if out.datasets:
+            console.print(
+                (
+                    "new dataset versions (when applied): "
+                    if out.dry_run
+                    else "new dataset versions: "
+                )
+                + ", ".join(out.datasets),
+                markup=False,
+            )
+        if out.dry_run:
+            console.print("dry run: nothing changed", markup=False)
+
+    emit(out, as_json, human)

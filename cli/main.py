@@ -115,6 +115,7 @@ train_cmds.weights_app.command("sign")(attest_cmds.weights_sign)
 train_cmds.weights_app.command("card")(attest_cmds.weights_card)
 app.command("lineage")(continual_cmds.lineage)
 app.command("impact")(impact_cmds.impact)
+app.command("takedown")(impact_cmds.takedown)
 
 
 def _print_version(value: bool) -> None:

@@ -1,4 +1,5 @@
-"""takedown: the record key index (hashed URLs and record ids per shard)
+"""takedown: the record key index (hashed URLs and record ids per shard), takedowns and
+the shards each one revoked and replaced
 
 Revision ID: 0008
 Revises: 0007
@@ -33,8 +34,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "key", "shard_id", name=op.f("pk_shard_record_keys")),
     )
     op.create_index("ix_shard_record_keys_shard", "shard_record_keys", ["shard_id"], unique=False)
+    op.create_table(
+        "takedowns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("selector", sa.String(length=2100), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.Column("tokens", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_takedowns")),
+    )
+    op.create_table(
+        "takedown_shards",
+        sa.Column("takedown_id", sa.Integer(), nullable=False),
+        sa.Column("shard_id", sa.String(length=64), nullable=False),
+        sa.Column("replacement_id", sa.String(length=64), nullable=True),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.Column("tokens", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["takedown_id"], ["takedowns.id"], name=op.f("fk_takedown_shards_takedown_id_takedowns")
+        ),
+        sa.ForeignKeyConstraint(
+            ["shard_id"], ["shards.id"], name=op.f("fk_takedown_shards_shard_id_shards")
+        ),
+        sa.ForeignKeyConstraint(
+            ["replacement_id"], ["shards.id"], name=op.f("fk_takedown_shards_replacement_id_shards")
+        ),
+        sa.PrimaryKeyConstraint("takedown_id", "shard_id", name=op.f("pk_takedown_shards")),
+    )
+    op.create_index("ix_takedown_shards_shard", "takedown_shards", ["shard_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_takedown_shards_shard", table_name="takedown_shards")
+    op.drop_table("takedown_shards")
+    op.drop_table("takedowns")
     op.drop_index("ix_shard_record_keys_shard", table_name="shard_record_keys")
     op.drop_table("shard_record_keys")

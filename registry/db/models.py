@@ -652,3 +652,30 @@ class ShardRecordKey(Base):
     shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
     records: Mapped[int] = mapped_column(BigInteger)
     tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class Takedown(Base):
+    """A takedown as applied: the selector, the reason, and how much it removed."""
+
+    __tablename__ = "takedowns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    selector: Mapped[str] = mapped_column(String(2100))
+    reason: Mapped[str] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TakedownShard(Base):
+    """A shard a takedown revoked, the records and tokens it removed from it, and the shard
+    holding its other records (None when none remained)."""
+
+    __tablename__ = "takedown_shards"
+    __table_args__ = (Index("ix_takedown_shards_shard", "shard_id"),)
+
+    takedown_id: Mapped[int] = mapped_column(ForeignKey("takedowns.id"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    replacement_id: Mapped[str | None] = mapped_column(ForeignKey("shards.id"))
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)

@@ -92,3 +92,25 @@ class ImpactReport(Entity):
         description="v2 shards stored before the record key index (URL and record-id "
         "selectors cannot see inside them; domain and author selectors can)",
     )
+
+
+class TakedownShardOut(Entity):
+    shard_id: str
+    source: str
+    records_removed: int
+    tokens_removed: int
+    replacement: str | None = Field(description="the shard with the other records; None if none")
+
+
+class TakedownOut(Entity):
+    """A takedown, applied or (``dry_run``) planned: without replacement ids when planned,
+    since they exist only once the files are written."""
+
+    id: int | None
+    selector: str
+    reason: str
+    dry_run: bool
+    records: int
+    tokens: int
+    shards: list[TakedownShardOut]
+    datasets: list[str] = Field(description="the new dataset versions, NAME@N+1")

@@ -101,7 +101,13 @@ def record_id(t: str) -> str:
 def shard_of(s: Any, t: str) -> str:
     """The shard holding the record with text ``t`` (through the record key index)."""
     key = record_key(record_id(t))
-    return str(s.scalar(select(ShardRecordKey.shard_id).where(ShardRecordKey.kind == "record", ShardRecordKey.key == key)))
+    return str(
+        s.scalar(
+            select(ShardRecordKey.shard_id).where(
+                ShardRecordKey.kind == "record", ShardRecordKey.key == key
+            )
+        )
+    )
 
 
 def run(s: Any, run_id: str, manifest: str, consumed: dict[str, tuple[int, int]],
@@ -126,9 +132,12 @@ def build(tx: Callable[..., Any], tmp: Path) -> World:
     ids, other = ingest_web(tx, store, tmp)
     with tx() as s:
         m1 = create_manifest(s, ManifestIn(name="m1", intended_use="research", datasets=["web@1"]))
-        m2 = create_manifest(s, ManifestIn(name="m2", intended_use="research", datasets=["other@1"]))
+        m2 = create_manifest(
+            s, ManifestIn(name="m2", intended_use="research", datasets=["other@1"])
+        )
         child = create_manifest(
-            s, ManifestIn(name="child", intended_use="research", datasets=["other@1"], parent=m1.hash)
+            s,
+            ManifestIn(name="child", intended_use="research", datasets=["other@1"], parent=m1.hash),
         )
         full = {i: (202, 2) for i in ids}
         run(s, "r1", m1.hash, full)
