@@ -18,8 +18,8 @@ from registry.faults import crash_at
 from registry.impact.takedown import takedown
 from registry.shards.ingest import ingest_paths
 from tests.conftest import Cli, snapshot
-from tests.faults.conftest import Provreg, provreg  # noqa: F401 - the fixture
-from tests.registry.impact.world import FIELDS, WEB, World, build, record_id, text, write_jsonl
+from tests.faults.conftest import Provreg
+from tests.registry.impact.world import FIELDS, WEB, World, build, record_id, text
 
 Tx = Callable[..., Any]
 
