@@ -272,3 +272,21 @@ def verify(
             err_console.print(f"  - {p}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("rebase")
+def rebase(
+    old: Annotated[str, typer.Argument(help="the manifest (hash, prefix or name) to rebase")],
+    name: Annotated[str, typer.Option(help="the new manifest's unique name")],
+    use: Annotated[
+        str | None, typer.Option(help="intended use (the old manifest's by default)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """After a takedown: a child of OLD with the replacement shards instead of its revoked
+    ones; runs on OLD are refused from then on. Prints the new hash."""
+    from registry.impact.rebase import rebase as run_rebase
+
+    with tx() as session:
+        out = run_rebase(session, old, name, use)
+    emit(out, as_json, lambda: print(out.hash))

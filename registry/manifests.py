@@ -60,7 +60,7 @@ from registry.entities.manifests import (
     ShardLine,
     VerifyReport,
 )
-from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
+from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted, PolicyViolation
 from registry.names import lookup_key, normalise_name
 from registry.shards.datasets import dataset_row
 
@@ -691,6 +691,7 @@ def check_usable(session: Session, ref: str) -> None:
         PolicyViolation: listing every violation.
     """
     digest = manifest_row(session, ref).hash
+    _raise_if_rebased(session, digest)
     _raise_if_refused(current_verdict(session, ref), f"manifest {digest}")
     _raise_if_signals_refuse(
         session,
@@ -698,6 +699,24 @@ def check_usable(session: Session, ref: str) -> None:
         {"h": digest},
         f"manifest {digest}",
     )
+
+
+def _raise_if_rebased(session: Session, digest: str) -> None:
+    """A manifest rebased after a takedown is replaced: name the manifest to train on."""
+    from registry.db.models import ManifestRebase
+
+    newer = session.execute(
+        select(Manifest.hash, Manifest.name)
+        .join(ManifestRebase, ManifestRebase.manifest_hash == Manifest.hash)
+        .where(ManifestRebase.rebased_from == digest)
+        .order_by(ManifestRebase.created_at.desc())
+    ).first()
+    if newer is not None:
+        raise NotPermitted(
+            f"manifest {digest} was rebased after a takedown: use manifest {newer[1]!r} "
+            f"({newer[0]}) instead",
+            field="manifest.rebased",
+        )
 
 
 def diff_manifests(session: Session, a: str, b: str) -> ManifestDiff:

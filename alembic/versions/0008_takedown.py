@@ -1,5 +1,5 @@
-"""takedown: the record key index (hashed URLs and record ids per shard), takedowns and
-the shards each one revoked and replaced
+"""takedown: the record key index (hashed URLs and record ids per shard), takedowns, the
+shards each one revoked and replaced, manifests rebased after a takedown
 
 Revision ID: 0008
 Revises: 0007
@@ -63,9 +63,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("takedown_id", "shard_id", name=op.f("pk_takedown_shards")),
     )
     op.create_index("ix_takedown_shards_shard", "takedown_shards", ["shard_id"], unique=False)
+    op.create_table(
+        "manifest_rebases",
+        sa.Column("manifest_hash", sa.String(length=64), nullable=False),
+        sa.Column("rebased_from", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["manifest_hash"],
+            ["manifests.hash"],
+            name=op.f("fk_manifest_rebases_manifest_hash_manifests"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["rebased_from"],
+            ["manifests.hash"],
+            name=op.f("fk_manifest_rebases_rebased_from_manifests"),
+        ),
+        sa.PrimaryKeyConstraint("manifest_hash", name=op.f("pk_manifest_rebases")),
+    )
+    op.create_index("ix_manifest_rebases_from", "manifest_rebases", ["rebased_from"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_manifest_rebases_from", table_name="manifest_rebases")
+    op.drop_table("manifest_rebases")
     op.drop_index("ix_takedown_shards_shard", table_name="takedown_shards")
     op.drop_table("takedown_shards")
     op.drop_table("takedowns")

@@ -679,3 +679,15 @@ class TakedownShard(Base):
     replacement_id: Mapped[str | None] = mapped_column(ForeignKey("shards.id"))
     records: Mapped[int] = mapped_column(BigInteger)
     tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ManifestRebase(Base):
+    """A manifest made by ``manifest rebase``: the child of ``rebased_from`` with the
+    replacements of its taken-down shards. Runs on ``rebased_from`` are refused, naming it."""
+
+    __tablename__ = "manifest_rebases"
+    __table_args__ = (Index("ix_manifest_rebases_from", "rebased_from"),)
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    rebased_from: Mapped[str] = mapped_column(ForeignKey("manifests.hash"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

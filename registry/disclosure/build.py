@@ -31,6 +31,7 @@ from registry.disclosure.facts import (
     ShardFile,
     SignalFacts,
     SourceFact,
+    TakedownFacts,
     WeightsRef,
 )
 from registry.disclosure.subject import declared_created_at, resolve_subject
@@ -103,6 +104,22 @@ def build_facts(session: Session, subject: str, *, with_shards: bool = False) ->
         shards=tuple(_shard_files(session, chain)) if with_shards else (),
         records=figures.records,
         signals=_signals(session, chain),
+        takedown=_takedown(session, chain),
+    )
+
+
+def _takedown(session: Session, chain: list[str]) -> TakedownFacts | None:
+    """The takedowns behind the chain's rebased manifests, summed (how much, never what)."""
+    from registry.impact.rebase import takedown_note
+
+    notes = [n for n in (takedown_note(session, h) for h in chain) if n is not None]
+    if not notes:
+        return None
+    return TakedownFacts(
+        takedowns=sum(n.takedowns for n in notes),
+        last_at=format_timestamp(max(n.at for n in notes)),
+        records_removed=sum(n.records for n in notes),
+        tokens_removed=sum(n.tokens for n in notes),
     )
 
 

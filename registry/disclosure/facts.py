@@ -166,6 +166,16 @@ class SignalFacts(Frozen):
     records_excluded_by_signal: dict[str, int]
 
 
+class TakedownFacts(Frozen):
+    """That records were taken down before this manifest was rebased: when and how much,
+    never what (``registry.impact.rebase.takedown_note``)."""
+
+    takedowns: int
+    last_at: str
+    records_removed: int
+    tokens_removed: int
+
+
 class Period(Frozen):
     key: str
     collected_from: str | None
@@ -277,5 +287,7 @@ class DisclosureFacts(Frozen):
     """Present only when some shard's records were profiled (left out of JSON otherwise)."""
     signals: SignalFacts | None = None
     """Present only when some ingest judged record URLs (left out of JSON otherwise)."""
+    takedown: TakedownFacts | None = None
+    """Present only for a manifest chain rebased after a takedown (left out of JSON otherwise)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

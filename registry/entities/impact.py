@@ -25,7 +25,10 @@ class ManifestHit(Entity):
     hash: str
     name: str
     parent: str | None
-    via: str = Field(description="'shards' (holds a matching shard) or 'parent' (a descendant)")
+    via: str = Field(
+        description="'shards' (holds a matching shard), 'parent' (a descendant) or 'rebase' "
+        "(a descendant made by manifest rebase after a takedown)"
+    )
 
 
 class RunShardUse(Entity):

@@ -18,6 +18,7 @@ from registry.db.models import (
     Disclosure,
     LedgerEntry,
     Manifest,
+    ManifestRebase,
     ManifestShard,
     Pool,
     Source,
@@ -45,7 +46,9 @@ class Reach:
 
 
 def manifests_reached(session: Session, shard_ids: Collection[str]) -> list[ManifestHit]:
-    """Manifests holding any of the shards, then their descendants, generation by generation."""
+    """Manifests holding any of the shards, then their descendants, generation by generation;
+    a descendant made by ``manifest rebase`` says so (``via='rebase'``: it holds replacements,
+    and its runs consumed none of the records, unless it holds a matching shard itself)."""
     direct: set[str] = set()
     for part in chunked(sorted(shard_ids)):
         direct.update(
@@ -58,9 +61,13 @@ def manifests_reached(session: Session, shard_ids: Collection[str]) -> list[Mani
     while frontier:
         children: list[str] = []
         for part in chunked(frontier):
-            for h in session.scalars(select(Manifest.hash).where(Manifest.parent_hash.in_(part))):
+            for h, rebased in session.execute(
+                select(Manifest.hash, ManifestRebase.manifest_hash)
+                .outerjoin(ManifestRebase, ManifestRebase.manifest_hash == Manifest.hash)
+                .where(Manifest.parent_hash.in_(part))
+            ):
                 if h not in via:
-                    via[h] = "parent"
+                    via[h] = "rebase" if rebased is not None else "parent"
                     children.append(h)
         frontier = sorted(children)
     hits: list[ManifestHit] = []

@@ -15,6 +15,8 @@ def facts_json(facts: DisclosureFacts) -> dict[str, Any]:
         data.pop("records", None)  # disclosures without record figures keep their bytes
     if data.get("signals") is None:
         data.pop("signals", None)
+    if data.get("takedown") is None:
+        data.pop("takedown", None)
     return data
 
 

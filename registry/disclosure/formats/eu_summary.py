@@ -293,13 +293,29 @@ def _sources(facts: DisclosureFacts, i: DisclosureInputs) -> dict[str, Any]:
     }
 
 
+def _takedown_fields(facts: DisclosureFacts) -> list[dict[str, Any]]:
+    """A takedown before the manifest was rebased: when and how much, never what."""
+    t = facts.takedown
+    if t is None:
+        return []
+    return [
+        _field(
+            "Content taken down",
+            f"{t.takedowns} takedown(s), the last at {t.last_at}: {t.records_removed:,} "
+            f"records ({t.tokens_removed:,} tokens) removed before this manifest was rebased",
+        )
+    ]
+
+
 def _signal_fields(facts: DisclosureFacts) -> list[dict[str, Any]]:
     """Section 3.1's machine-readable opt-outs judged per record URL at ingest, if any were."""
     sig = facts.signals
+    out = _takedown_fields(facts)
     if sig is None:
-        return []
+        return out
     excluded = ", ".join(f"{k} {v:,}" for k, v in sig.records_excluded_by_signal.items())
     return [
+        *out,
         _field(
             "Machine-readable opt-out signals honoured",
             f"{'; '.join(sig.signals_honoured)} (vocabulary {sig.vocabulary}); any explicit "

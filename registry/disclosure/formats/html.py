@@ -101,6 +101,17 @@ def _crawl(facts: DisclosureFacts) -> str:
     return head + table(("Domain", "Sources", "Tokens", "Share of crawl"), rows, numeric=(1, 2, 3))
 
 
+def _takedown(facts: DisclosureFacts) -> str:
+    """That a takedown removed records before the manifest was rebased: when, how much."""
+    t = facts.takedown
+    assert t is not None
+    return (
+        f"<p>{t.takedowns} takedown(s), the last at {esc(t.last_at)}, removed "
+        f"{t.records_removed:,} record(s) ({t.tokens_removed:,} tokens) before this manifest "
+        "was rebased.</p>"
+    )
+
+
 def _signals(facts: DisclosureFacts) -> str:
     """The opt-out signals judged per record URL at ingest, and the records they excluded."""
     sig = facts.signals
@@ -260,6 +271,7 @@ def render(facts: DisclosureFacts, inputs: DisclosureInputs) -> bytes:
         _crawl(facts),
         *(["<h2>Records: domains by content size</h2>", _records(facts)] if facts.records else []),
         *(["<h2>Opt-out signals</h2>", _signals(facts)] if facts.signals else []),
+        *(["<h2>Takedowns</h2>", _takedown(facts)] if facts.takedown else []),
         "<h2>Collection, opt-outs and personal data</h2>",
         _handling(facts),
         "<h2>Compensation</h2>",
