@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import JSON_HELP, console, emit, table, tx
-from registry.errors import InvalidInput
+from registry.impact.selectors import one_selector
 
 if TYPE_CHECKING:
     from registry.entities.impact import ImpactReport
@@ -18,14 +18,6 @@ DomainOpt = Annotated[str | None, typer.Option("--domain", help="a registrable d
 UrlOpt = Annotated[str | None, typer.Option("--url", help="an exact record URL")]
 AuthorOpt = Annotated[str | None, typer.Option("--author", help="SOURCE:KEY")]
 RecordOpt = Annotated[str | None, typer.Option("--record", help="a record id (SHA-256)")]
-
-
-def one_selector(**given: str | None) -> tuple[str, str]:
-    """The one selector given, as (kind, value)."""
-    chosen = [(k, v) for k, v in given.items() if v is not None]
-    if len(chosen) != 1:
-        raise InvalidInput("name exactly one selection of records", field="impact.selector_count")
-    return chosen[0]
 
 
 def impact(

@@ -15,6 +15,7 @@ from api.routes import (
     datasets,
     disclosures,
     health,
+    impact,
     ledger,
     licences,
     manifests,
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
     sources.router,
     datasets.router,
     shards.router,
+    impact.router,  # before manifests: /manifests/{ref}/rebase
     manifests.router,
     runs.manifest_router,
     runs.router,

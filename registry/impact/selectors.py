@@ -72,6 +72,18 @@ def selector(kind: str, value: str) -> Selector:
     return Selector(kind, text)
 
 
+def one_selector(**given: str | None) -> tuple[str, str]:
+    """The one selector given among keyword arguments (kind=value), as (kind, value).
+
+    Raises:
+        InvalidInput: none or several.
+    """
+    chosen = [(k, v) for k, v in given.items() if v is not None]
+    if len(chosen) != 1:
+        raise InvalidInput("name exactly one selection of records", field="impact.selector_count")
+    return chosen[0]
+
+
 @dataclass(frozen=True)
 class Match:
     """One shard's matching records and their tokens."""
