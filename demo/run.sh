@@ -154,6 +154,24 @@ for x in r["licences"]:
     print(f"record licence {x['licence']}: {x['records']} records, {x['tokens']} tokens")
 PY
 
+step "takedown: train on the crawl, then one author (grace) asks for her records to be removed"
+provreg train --manifest crawl-research --config tiny --steps 10 --batch-size 4 \
+    --checkpoint-every 10 --out "$OUT/crawl.safetensors" >/dev/null
+echo "-- what grace's records reached (no shard file opened: the per-shard author table)"
+provreg impact --author demo-crawl:grace
+provreg takedown --author demo-crawl:grace --reason "request from grace, ticket 14" --dry-run
+provreg takedown --author demo-crawl:grace --reason "request from grace, ticket 14"
+echo "-- rebase the manifest: replacements in, revoked shards out; the old one is refused now"
+provreg manifest rebase crawl-research --name crawl-research-2
+provreg train --manifest crawl-research --config tiny --steps 2 --out "$OUT/refused.safetensors" \
+    2>&1 | tail -1 || true
+provreg train --manifest crawl-research-2 --config tiny --steps 10 --batch-size 4 \
+    --checkpoint-every 10 --out "$OUT/crawl-2.safetensors" >/dev/null
+provreg weights verify "$OUT/crawl-2.safetensors" >/dev/null && echo "weights trained on the rebased manifest verified"
+provreg disclose crawl-research-2 --format json --out "$OUT/crawl-2-disclosure.json"
+python -c 'import json,sys; print("disclosure says:", json.load(open(sys.argv[1]))["takedown"])' \
+    "$OUT/crawl-2-disclosure.json"
+
 step "continual training: a dataset that grows by versions, followed by one model"
 # stream@1: the json package; stream@2 (arrives later): email; stream@3: the CC0 notes
 provreg ingest "$STDLIB"/json/*.py --format text --source python-stdlib --dataset stream@1 \
