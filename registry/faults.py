@@ -12,7 +12,9 @@ code, and it costs one dict lookup.
 The points: ``ingest.after_files`` (shard files written, none in place),
 ``ingest.before_commit`` (placed and registered, not committed), ``ingest.after_commit`` (in
 the CLI, before it reports), ``train.after_step``, ``train.during_checkpoint`` (the checkpoint
-written to its temporary name, not renamed), ``settle.before_commit``.
+written to its temporary name, not renamed), ``settle.before_commit``, ``takedown.after_files``
+(replacement shards written, none in place), ``takedown.before_commit`` (placed, revoked,
+registered, audited, not committed).
 """
 
 from __future__ import annotations

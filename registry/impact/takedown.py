@@ -157,7 +157,8 @@ def takedown(
     sel = selector(kind, value)
     if sel.kind not in KINDS:
         raise InvalidInput(
-            f"a takedown names a shard, domain, URL, author or record, not a {sel.kind}",
+            f"a takedown names a shard, domain, URL, author or record, not a {sel.kind} "
+            "(a whole source is revoked instead)",
             field="impact.selector",
         )
     matched = [m for m in matching_shards(session, sel) if m.records > 0 or sel.kind == "shard"]
