@@ -61,6 +61,7 @@ ADVICE = {
     "signals.kind": "give one of --robots, --tdmrep, --header or --html",
     "signals.url": "give --url",
     "signals.vocabulary": "give --vocabulary",
+    "signals.check": "give a URL or --all",
     "ingest.signals_unknown": "give --signals-unknown allow or refuse",
     "impact.selector_count": "give one of --source, --shard, --domain, --url, --author or --record",
 }

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import JSON_HELP, console, emit, tx
+from cli.common import JSON_HELP, console, emit, print_json, tx
 from registry.entities.signals import ObservationOut, VerdictOut
 from registry.errors import InvalidInput
 from registry.signals import observations
@@ -101,6 +101,8 @@ def add(
             f"({out.bytes} bytes, read with {out.vocabulary}): {_summary(out)}"
         ),
     )
+    if not as_json:
+        _stored_impact(out.origin)
 
 
 @app.command("fetch")
@@ -182,17 +184,80 @@ def _print_verdict(v: VerdictOut) -> None:
 
 @app.command("check")
 def check(
-    url: Annotated[str, typer.Argument(help="an absolute http(s) URL")],
+    url: Annotated[str | None, typer.Argument(help="an absolute http(s) URL")] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="every stored record that observations made since ingest disallow"
+        ),
+    ] = False,
     crawler: Annotated[str, typer.Option(help="the crawler's user-agent token")] = "*",
     at: Annotated[str | None, typer.Option(help="judge by what was known then (ISO 8601)")] = None,
     source: Annotated[str | None, typer.Option(help="also judge this source's licence")] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Allowed, disallowed or unknown for AI training, and which signal decided."""
+    """Allowed, disallowed or unknown for AI training, and which signal decided; with --all,
+    the stored records that observations made since their ingest now disallow."""
+    if all_ == (url is not None):
+        raise InvalidInput("judge one URL, or every stored record", field="signals.check")
+    if url is None:
+        _check_stored(as_json)
+        return
     when = observations.parse_time(at, "the time to judge at") if at is not None else None
     with tx(write=False) as session:
         verdict = observations.check_url(session, url, crawler=crawler, at=when, source=source)
     emit(verdict, as_json, lambda: _print_verdict(verdict))
+
+
+def _check_stored(as_json: bool, origin: str | None = None) -> int:
+    """Print the stored records observations made since ingest disallow; return how many."""
+    from registry.config import get_settings
+    from registry.impact.stored_signals import disallowed_records
+    from registry.shards.store import ShardStore
+
+    with tx(write=False) as session:
+        found = disallowed_records(
+            session, ShardStore(get_settings().store), [origin] if origin else None
+        )
+    if as_json:
+        print_json([r.__dict__ for r in found])
+        return len(found)
+    for r in found:
+        console.print(
+            f"shard {r.shard_id[:12]} record {r.record_id[:12]} {r.url}: disallowed by "
+            f"{r.signal} (observation {r.observation}); provreg takedown --url {r.url} --reason ...",
+            markup=False,
+        )
+    console.print(f"{len(found)} stored record(s) now disallowed", markup=False)
+    return len(found)
+
+
+def _stored_impact(origin: str) -> None:
+    """After an observation: if its origin's records are stored, what they reached and the
+    command that would take the disallowed ones down."""
+    from registry.errors import NotFound
+    from registry.impact.report import impact
+    from registry.shards.profile import registrable_domain
+    from registry.signals.rejudge import host
+
+    domain = registrable_domain(host(origin))
+    try:
+        with tx(write=False) as session:
+            rep = impact(session, "domain", domain)
+    except NotFound:
+        return
+    console.print(
+        f"stored: {rep.records} record(s) of {domain} in {len(rep.shards)} shard(s), in "
+        f"{len(rep.manifests)} manifest(s) and {len(rep.runs)} run(s) (provreg impact --domain "
+        f"{domain})",
+        markup=False,
+    )
+    if _check_stored(False, origin):
+        console.print(
+            f"to apply: provreg takedown --url URL --reason ... for each, or every record of "
+            f"the domain: provreg takedown --domain {domain} --reason ...",
+            markup=False,
+        )
 
 
 @app.command("reparse")
