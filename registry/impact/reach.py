@@ -187,10 +187,11 @@ def reach(session: Session, matches: list[Match], shard_records: dict[str, int])
     subjects = [("manifest", h) for h in hashes] + [("run", r) for r in run_ids]
     subjects += [("weights", w.sha256) for w in weights]
     disclosures: list[DisclosureHit] = []
-    for part in chunked(subjects):
-        keys = {s for _, s in part}
+    for pairs in chunked(subjects):
+        wanted = set(pairs)
+        keys = {s for _, s in pairs}
         for d in session.scalars(select(Disclosure).where(Disclosure.subject.in_(keys))):
-            if (d.subject_kind, d.subject) in set(part):
+            if (d.subject_kind, d.subject) in wanted:
                 disclosures.append(
                     DisclosureHit(
                         hash=d.hash, subject_kind=d.subject_kind, subject=d.subject, format=d.format
@@ -200,22 +201,23 @@ def reach(session: Session, matches: list[Match], shard_records: dict[str, int])
     pools: list[int] = []
     for part in chunked(hashes):
         pools += session.scalars(select(Pool.id).where(Pool.manifest_hash.in_(part)))
-    for column, values in ((LedgerEntry.run_id, run_ids), (LedgerEntry.pool_id, pools)):
-        for part in chunked(values):
-            for e, source in session.execute(
-                select(LedgerEntry, Source.name)
-                .join(Source, Source.id == LedgerEntry.source_id)
-                .where(column.in_(part))
-            ):
-                ledger[e.id] = LedgerHit(
-                    id=e.id,
-                    run_id=e.run_id,
-                    source=source,
-                    contributor_id=e.contributor_id,
-                    currency=e.currency,
-                    amount_minor=e.amount_minor,
-                    kind=e.kind,
-                )
+    wheres = [LedgerEntry.run_id.in_(p) for p in chunked(run_ids)]
+    wheres += [LedgerEntry.pool_id.in_(p) for p in chunked(pools)]
+    for where in wheres:
+        for e, source in session.execute(
+            select(LedgerEntry, Source.name)
+            .join(Source, Source.id == LedgerEntry.source_id)
+            .where(where)
+        ):
+            ledger[e.id] = LedgerHit(
+                id=e.id,
+                run_id=e.run_id,
+                source=source,
+                contributor_id=e.contributor_id,
+                currency=e.currency,
+                amount_minor=e.amount_minor,
+                kind=e.kind,
+            )
     return Reach(
         manifests=manifests,
         runs=runs,

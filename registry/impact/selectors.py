@@ -122,12 +122,12 @@ def matching_shards(session: Session, sel: Selector) -> list[Match]:
             .where(ShardAuthor.author == key, Shard.source_id == src.id)
         )
     else:
-        kind, key = (
+        kind, hashed = (
             (URL, url_key(sel.value)) if sel.kind == "url" else (RECORD, record_key(sel.value))
         )
         rows = session.execute(
             select(ShardRecordKey.shard_id, ShardRecordKey.records, ShardRecordKey.tokens).where(
-                ShardRecordKey.kind == kind, ShardRecordKey.key == key
+                ShardRecordKey.kind == kind, ShardRecordKey.key == hashed
             )
         )
     return sorted((Match(s, r, t) for s, r, t in rows), key=lambda m: m.shard_id)
