@@ -58,7 +58,11 @@ class TakedownIn(BaseModel):
 
 
 @router.post(
-    "/takedowns", response_model=TakedownOut, status_code=201, responses=responses(*AUTH, 404, 422)
+    "/takedowns",
+    response_model=TakedownOut,
+    status_code=201,
+    responses=responses(*AUTH, 400, 404, 409, 422)
+    | {200: {"model": TakedownOut, "description": "a dry run: planned, nothing changed"}},
 )
 def post_takedown(
     spec: TakedownIn, request: Request, response: Response, token: CuratorDep
@@ -90,7 +94,7 @@ class RebaseIn(BaseModel):
     "/manifests/{ref}/rebase",
     response_model=ManifestOut,
     status_code=201,
-    responses=responses(*AUTH, 403, 404, 409, 422),
+    responses=responses(*AUTH, 400, 404, 409, 422),
 )
 def post_rebase(ref: str, spec: RebaseIn, session: SessionDep, _: CuratorDep) -> ManifestOut:
     """A child of the manifest with replacements for its taken-down shards (curator)."""
