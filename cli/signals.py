@@ -235,7 +235,7 @@ def _check_stored(as_json: bool, origin: str | None = None) -> int:
 def _stored_impact(origin: str) -> None:
     """After an observation: if its origin's records are stored, what they reached and the
     command that would take the disallowed ones down."""
-    from registry.errors import NotFound
+    from registry.errors import NotFound, ProvregError
     from registry.impact.report import impact
     from registry.shards.profile import registrable_domain
     from registry.signals.rejudge import host
@@ -245,6 +245,9 @@ def _stored_impact(origin: str) -> None:
         with tx(write=False) as session:
             rep = impact(session, "domain", domain)
     except NotFound:
+        return
+    except ProvregError as exc:  # advice only: the observation is recorded either way
+        console.print(f"(the stored records' impact could not be read: {exc.detail})", markup=False)
         return
     console.print(
         f"stored: {rep.records} record(s) of {domain} in {len(rep.shards)} shard(s), in "
