@@ -36,7 +36,7 @@ def disallowed_records(
 ) -> list[DisallowedRecord]:
     """Stored records of active shards whose URL an observation made after the shard's ingest
     now disallows (all observed origins, or ``origins``), sorted by shard, then URL."""
-    from registry.impact.takedown import _read
+    from registry.impact.takedown import read_verified
 
     known = sorted(set(session.scalars(select(SignalObservation.origin).distinct())))
     wanted = [o for o in known if origins is None or o in origins]
@@ -58,7 +58,7 @@ def disallowed_records(
     tables: dict[str, object] = {}
     for shard_id, created, crawler, domain in shards:
         if shard_id not in tables:
-            tables[shard_id] = _read(store, shard_id)
+            tables[shard_id] = read_verified(store, shard_id)
         table = tables[shard_id]
         ids = table.column("id").to_pylist()  # type: ignore[attr-defined]
         urls = table.column("url").to_pylist()  # type: ignore[attr-defined]

@@ -74,7 +74,7 @@ def _matches(table: pa.Table, sel: Selector) -> pa.Array:
     return pc.fill_null(pc.take(hit, pc.index_in(host, value_set=distinct)), False)
 
 
-def _read(store: ShardStore, shard_id: str) -> pa.Table:
+def read_verified(store: ShardStore, shard_id: str) -> pa.Table:
     """The shard's records, after checking its bytes against its id."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -92,7 +92,7 @@ def _cut(session: Session, store: ShardStore, sel: Selector, row: Shard, source:
         return _Cut(row, source, None, row.records, row.tokens, [])
     if row.format != FORMAT_V2:
         raise InvalidInput(f"shard {row.id} holds no record fields (format {row.format})")
-    table = _read(store, row.id)
+    table = read_verified(store, row.id)
     mask = _matches(table, sel)
     gone = table.filter(mask)
     tokens = int(pc.sum(pc.add(pc.binary_length(gone.column("text")), 1)).as_py() or 0)
