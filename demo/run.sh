@@ -12,7 +12,7 @@ export PROVREG_STORE="$OUT/store"
 export PROVREG_ACTOR="demo"
 STDLIB=$(python -c 'import os, sysconfig; print(sysconfig.get_paths()["stdlib"])')
 PYVER=$(python -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s  [%ss]\n' "$*" "$(( $(date +%s) - start ))"; }
 start=$(date +%s)
 
 step "initialise the registry ($PROVREG_DATABASE_URL)"
@@ -75,7 +75,7 @@ provreg manifest verify-proof "$OUT/proof.json" --manifest "$OUT/manifest.json"
 step "train: tiny GPT on manifest ${MANIFEST:0:16} (reads only its verified shards)"
 # The data order is a pure function of the seed and the manifest; seed 4 happens to open the small
 # CC0 notes shard first, so this short run consumes both sources and both get paid below.
-provreg train --manifest "$MANIFEST" --config tiny --steps 300 --batch-size 16 \
+provreg train --manifest "$MANIFEST" --config tiny --steps 200 --batch-size 16 \
     --checkpoint-every 100 --seed 4 --out "$OUT/model.safetensors"
 RUN=$(provreg run list --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 
@@ -97,7 +97,7 @@ echo "offline directory: $(ls "$OUT/offline" | tr '\n' ' ')"
 test ! -e "$OUT/offline/absent.db"  # verification opened no database
 
 step "a sample from the trained model"
-provreg generate "$OUT/model.safetensors" --prompt "def " --tokens 200 --seed 0
+provreg generate "$OUT/model.safetensors" --prompt "def " --tokens 120 --seed 0
 
 step "settle the run: what each contributor is owed, exactly"
 provreg settle "$RUN"

@@ -5,8 +5,10 @@ The byte unigram distribution (UTF-8 bytes of the records' text, 256 bins, the u
 ancestors trained on. JSD is computed with numpy (scipy is not a dependency here), base 2, so
 it lies in [0, 1]: 0 for the same distribution, 1 for disjoint ones.
 
-The domain-mix drift needs per-shard domain tables (the record-level provenance work adds
-them); ``domain_mix_drift`` is kept apart and returns None until such data exists.
+The domain-mix drift is the JSD of the text bytes per registrable domain, summed from the
+per-shard domain rows (``shard_domains``, written at ingest of v2 shards with URLs): no shard
+is opened for it. It is None when either side has no such rows (v1 shards, or records with no
+URL).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.db.chunks import chunked
+from registry.db.models import ShardDomain
 from registry.errors import IntegrityFailure
 from registry.shards.resolve import read_shard_bytes
 
@@ -68,9 +73,28 @@ def jensen_shannon(p_counts: np.ndarray, q_counts: np.ndarray) -> float | None:
     return max(0.0, min(1.0, (kl(p, m) + kl(q, m)) / 2))
 
 
+def domain_bytes(session: Session, shard_ids: Iterable[str]) -> dict[str, int]:
+    """Text bytes per registrable domain over the shards (from ``shard_domains``)."""
+    sums: dict[str, int] = {}
+    for chunk in chunked(sorted(set(shard_ids))):
+        rows = session.execute(
+            select(ShardDomain.domain, func.sum(ShardDomain.bytes))
+            .where(ShardDomain.shard_id.in_(chunk))
+            .group_by(ShardDomain.domain)
+        )
+        for domain, total in rows:
+            sums[domain] = sums.get(domain, 0) + int(total or 0)
+    return sums
+
+
 def domain_mix_drift(session: Session, delta: list[str], ancestors: list[str]) -> float | None:
-    """JSD of the domain mix. No per-shard domain data exists on this schema yet: None."""
-    return None
+    """JSD (base 2) of the domain mix of the new shards against the ancestors'; None when
+    either side holds no record with a URL."""
+    new, old = domain_bytes(session, delta), domain_bytes(session, ancestors)
+    domains = sorted(new.keys() | old.keys())
+    p = np.array([new.get(d, 0) for d in domains], dtype=np.float64)
+    q = np.array([old.get(d, 0) for d in domains], dtype=np.float64)
+    return jensen_shannon(p, q)
 
 
 def increment_drift(

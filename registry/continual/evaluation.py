@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.continual.replay import eval_split
-from registry.db.models import DatasetShard, ManifestEvalShard, ManifestShard, Shard, Source
+from registry.db.models import DatasetShard, ManifestEvalShard, ManifestShard, Shard
 from registry.entities.manifests import ManifestIn, ManifestOut
 from registry.entities.shards import ManifestShardOut
-from registry.errors import InvalidInput, NotFound
+from registry.errors import InvalidInput
 from registry.manifests import _select, _selected_ids, create_manifest, manifest_row
 from registry.shards.datasets import dataset_row
+from registry.shards.resolve import linked_shard
 
 
 def eval_shards(session: Session, manifest_ref: str) -> list[str]:
@@ -124,28 +125,4 @@ def eval_shard(session: Session, manifest_hash: str, shard_id: str) -> ManifestS
     Raises:
         NotFound: not a held-out shard of that manifest.
     """
-    row = session.execute(
-        select(
-            Shard.id,
-            Shard.status,
-            Shard.records,
-            Shard.tokens,
-            Source.name,
-            Source.status,
-            Source.consent_status,
-        )
-        .join(ManifestEvalShard, ManifestEvalShard.shard_id == Shard.id)
-        .join(Source, Source.id == Shard.source_id)
-        .where(ManifestEvalShard.manifest_hash == manifest_hash, Shard.id == shard_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"shard {shard_id} is not a held-out shard of manifest {manifest_hash}")
-    sid, status, records, tokens, source, source_status, consent = row
-    reason = None
-    if status != "active":
-        reason = "the shard was revoked"
-    elif source_status != "active" or consent == "opted-out":
-        status, reason = "revoked", f"source {source!r} is revoked or opted out"
-    return ManifestShardOut(
-        shard_id=sid, status=status, records=records, tokens=tokens, source=source, reason=reason
-    )
+    return linked_shard(session, ManifestEvalShard, manifest_hash, shard_id, "a held-out shard")

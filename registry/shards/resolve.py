@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.db.models import ManifestShard, Shard, Source
+from registry.db.models import ManifestEvalShard, ManifestShard, Shard, Source
 from registry.entities.shards import ManifestShardOut
 from registry.errors import NotFound
 
@@ -38,6 +38,22 @@ def manifest_shard(session: Session, manifest_hash: str, shard_id: str) -> Manif
     Raises:
         NotFound: the shard is not registered, or not in that manifest.
     """
+    return linked_shard(session, ManifestShard, manifest_hash, shard_id, "a registered shard")
+
+
+def linked_shard(
+    session: Session,
+    link: type[ManifestShard] | type[ManifestEvalShard],
+    manifest_hash: str,
+    shard_id: str,
+    what: str,
+) -> ManifestShardOut:
+    """A shard that ``link`` (a manifest's shards, or its held-out shards) ties to
+    ``manifest_hash``, with its status as the reader must see it now.
+
+    Raises:
+        NotFound: no such link (the message says ``shard ... is not {what} of manifest ...``).
+    """
     row = session.execute(
         select(
             Shard.id,
@@ -48,12 +64,12 @@ def manifest_shard(session: Session, manifest_hash: str, shard_id: str) -> Manif
             Source.status,
             Source.consent_status,
         )
-        .join(ManifestShard, ManifestShard.shard_id == Shard.id)
+        .join(link, link.shard_id == Shard.id)
         .join(Source, Source.id == Shard.source_id)
-        .where(ManifestShard.manifest_hash == manifest_hash, Shard.id == shard_id)
+        .where(link.manifest_hash == manifest_hash, Shard.id == shard_id)
     ).first()
     if row is None:
-        raise NotFound(f"shard {shard_id} is not a registered shard of manifest {manifest_hash}")
+        raise NotFound(f"shard {shard_id} is not {what} of manifest {manifest_hash}")
     sid, status, records, tokens, source, source_status, consent = row
     reason = None
     if status != "active":
