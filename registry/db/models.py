@@ -185,6 +185,9 @@ class Shard(Base):
     records_from: Mapped[date | None] = mapped_column(Date)
     """The earliest record date (v2 shards with dates); with ``records_to``, the span."""
     records_to: Mapped[date | None] = mapped_column(Date)
+    record_root: Mapped[str | None] = mapped_column(String(64))
+    """RFC 6962 Merkle root over the shard's record ids in file order (hex); null for shards
+    registered before manifest format /2, which computes it from the file when needed."""
 
 
 class ShardDomain(Base):
