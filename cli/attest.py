@@ -10,13 +10,21 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
 
 from cli.common import JSON_HELP, console, err_console, print_json, table, tx
-from registry.attest import records
 from registry.errors import VerificationFailed
+
+
+def _records() -> ModuleType:
+    """Imported on use: signing pulls in cryptography, which other commands never need."""
+    from registry.attest import records
+
+    return records
+
 
 key_app = typer.Typer(no_args_is_help=True, help="Signing keys (ECDSA P-256).")
 attest_app = typer.Typer(no_args_is_help=True, help="Signed attestations (in-toto, DSSE).")
@@ -101,7 +109,7 @@ def export(
 
 def _envelope(ref: str) -> bytes:
     with tx(write=False) as session:
-        return records.resolve_attestation(session, ref).envelope
+        return _records().resolve_attestation(session, ref).envelope
 
 
 @attest_app.command("verify")
@@ -190,16 +198,16 @@ def weights_sign(
 
     path = key or get_settings().signing_key
     if not path:
-        raise InvalidInput(records.NO_KEY, field="attest.no_key")
+        raise InvalidInput(_records().NO_KEY, field="attest.no_key")
     if not Path(file).is_file():
         raise NotFound(f"no weights file at {file}")
     digest, _ = hash_file(file)
     with tx() as session:
         signer = keys.registered_signer(session, path)
         runs.get_weights(session, digest)  # recorded here, or NotFound
-        attestation = records.attest_weights(session, digest, signer=signer)
+        attestation = _records().attest_weights(session, digest, signer=signer)
         if attestation is None:  # pragma: no cover - a signer was given
-            raise InvalidInput(records.NO_KEY, field="attest.no_key")
+            raise InvalidInput(_records().NO_KEY, field="attest.no_key")
         oms.sign(file, signature_out or f"{file}.sig", signer.path)
     Path(attestation_out or f"{file}.attestation.json").write_bytes(attestation.envelope)
     console.print(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import JSON_HELP, console, emit, table, tx
-from registry import continual, runs
+from registry import runs
 from registry.entities.continual import LineageOut
 
 
@@ -86,5 +86,7 @@ def lineage(
     growth behind a checkpoint; its effective training set; the eval-loss table."""
     run_id = _run_of(weights_or_run)
     with tx(write=False) as session:
+        from registry import continual
+
         tree = continual.lineage(session, run_id)
     emit(tree, as_json, lambda: show_lineage(tree))
