@@ -221,10 +221,22 @@ class ManifestDataset(IterableDataset[dict[str, Any]]):
     # -- reading ----------------------------------------------------------------------------
 
     def loader(self, batch_size: int, *, num_workers: int = 0, **kwargs: Any) -> DataLoader[Any]:
-        """A ``DataLoader`` over this dataset with ``collate``: batches carry their usage."""
-        return DataLoader(
-            self, batch_size=batch_size, num_workers=num_workers, collate_fn=collate, **kwargs
-        )
+        """A ``DataLoader`` over this dataset with ``collate``: batches carry their usage.
+
+        For token blocks of an endless stream (no ``max_epochs``), each reader packs whole
+        batches at once (``_Batches``): the same tokens, usage and positions as ``batch_size``
+        items collated, at a fifth of the cost a batch (``python -m bench.trainer``). A
+        ``DataLoader`` worker yields whole batches either way, so the order is the same.
+        """
+        if type(batch_size) is not int or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if self.records or self.max_epochs is not None or "drop_last" in kwargs:
+            # a finite stream ends on a partial batch, which only the item path yields
+            return DataLoader(
+                self, batch_size=batch_size, num_workers=num_workers, collate_fn=collate, **kwargs
+            )
+        return DataLoader(_Batches(self, batch_size), batch_size=None, num_workers=num_workers,
+                          collate_fn=_as_is, **kwargs)  # fmt: skip
 
     def _reader(self) -> tuple[int, int, int, Cursor | None]:
         """(reader, readers, workers, start) of the process or worker iterating now."""
@@ -262,16 +274,28 @@ class ManifestDataset(IterableDataset[dict[str, Any]]):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Starts reading (the first shard loads in the background) before the first item is
         asked for, so a loop can build its model meanwhile."""
+        if not self.records:
+            stream, meta = self._stream(1)
+            return self._blocks(stream, meta)
         reader, readers, workers, start = self._reader()
         self._workers = workers
         meta = {"reader": reader, "rank": self.plan.rank, "workers": workers}
-        if self.records:
-            return self._records(reader, readers, start, meta)
+        return self._records(reader, readers, start, meta)
+
+    def _blocks(self, stream: BatchStream, meta: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        with stream:
+            for b in stream:
+                yield {"input_ids": b.tokens[0], "usage": b.attribution, "cursor": b.cursor, **meta}
+
+    def _stream(self, rows: int) -> tuple[BatchStream, dict[str, Any]]:
+        """The stream of blocks (``rows`` a batch) for the reader iterating now, and its meta."""
         assert self.block_size is not None
+        reader, readers, workers, start = self._reader()
+        self._workers = workers
         stream = BatchStream(
             self.plan.shard_ids,
             verified_loader(self.plan.source),
-            batch_size=1,
+            batch_size=rows,
             block_size=self.block_size,
             seed=self.plan.seed,
             start=start,
@@ -281,12 +305,25 @@ class ManifestDataset(IterableDataset[dict[str, Any]]):
             part=(reader, readers),
         )
         self._streams.append(stream)
-        return self._blocks(stream, meta)
+        return stream, {"reader": reader, "rank": self.plan.rank, "workers": workers}
 
-    def _blocks(self, stream: BatchStream, meta: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def iter_batches(self, rows: int) -> Iterator[dict[str, Any]]:
+        """Whole batches of ``rows`` blocks, as ``collate`` would make them of ``rows`` items;
+        reading starts now, as with ``iter``."""
+        stream, meta = self._stream(rows)
+        return self._whole_batches(stream, meta)
+
+    @staticmethod
+    def _whole_batches(stream: BatchStream, meta: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        reader = meta.pop("reader")
         with stream:
             for b in stream:
-                yield {"input_ids": b.tokens[0], "usage": b.attribution, "cursor": b.cursor, **meta}
+                yield {
+                    "usage": b.attribution,
+                    "positions": {reader: b.cursor},
+                    **meta,
+                    "input_ids": b.tokens,  # (B, T+1)
+                }
 
     def _records(
         self, reader: int, readers: int, start: Cursor | None, meta: dict[str, Any]
@@ -321,3 +358,19 @@ class ManifestDataset(IterableDataset[dict[str, Any]]):
                     "cursor": after,
                     **meta,
                 }
+
+
+def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
+    """A whole batch needs no conversion (``default_convert`` would walk every field)."""
+    return batch
+
+
+class _Batches(IterableDataset[dict[str, Any]]):
+    """A dataset's whole batches, for a ``DataLoader`` with ``batch_size=None``."""
+
+    def __init__(self, dataset: ManifestDataset, rows: int) -> None:
+        super().__init__()
+        self.dataset, self.rows = dataset, rows
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.dataset.iter_batches(self.rows)

@@ -27,7 +27,7 @@ from tests.registry.shards import shard_files
 from trainer import ManifestDataset, open_run
 from trainer.client import LocalRegistry
 from trainer.data import shard_order
-from trainer.dataset import DataStateError
+from trainer.dataset import DataStateError, collate
 from trainer.errors import ShardIntegrityError, ShardRevokedError
 from trainer.hf import manifest_dataset
 
@@ -154,6 +154,31 @@ def test_two_workers_read_every_record_exactly_once_an_epoch(env: Env) -> None:
         # each worker drops only its own trailing partial batch: less than 2 blocks each
         assert all(usage[s][0] <= total[s] for s in usage)
         assert sum(total.values()) - sum(u[0] for u in usage.values()) < 2 * 2 * 33
+        run.interrupt()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_whole_batches_equal_collated_items(env: Env, workers: int) -> None:
+    """``loader`` packs whole batches in each reader: the same tokens, usage, positions and
+    order as a plain ``DataLoader`` collating one block at a time."""
+    with env.open() as run:
+        plan = run.data_plan()
+        fast = ManifestDataset(plan, block_size=16).loader(3, num_workers=workers)
+        assert fast.batch_size is None  # the whole-batch path, not the item path
+        plain = torch.utils.data.DataLoader(
+            ManifestDataset(plan, block_size=16), batch_size=3, num_workers=workers,
+            collate_fn=collate,
+        )  # fmt: skip
+        n = 0
+        for a, b in zip(fast, plain, strict=False):
+            assert torch.equal(a["input_ids"], b["input_ids"])
+            assert a["usage"] == b["usage"]
+            assert a["positions"] == b["positions"]
+            assert (a["rank"], a["workers"]) == (b["rank"], b["workers"])
+            n += 1
+            if n == 40:  # 40 x 3 x 17 tokens: past half the shards (6 of 8 records of 90 bytes)
+                break
+        assert n == 40
         run.interrupt()
 
 
