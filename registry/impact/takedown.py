@@ -12,7 +12,10 @@ are orphans that ``provreg shard verify --all --gc`` removes.
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 KINDS = ("shard", "domain", "url", "author", "record")
+WORKERS = min(4, os.cpu_count() or 1)  # threads reading and writing shard files
 
 
 @dataclass
@@ -85,7 +89,8 @@ def read_verified(store: ShardStore, shard_id: str) -> pa.Table:
     return pq.read_table(pa.BufferReader(data))
 
 
-def _cut(session: Session, store: ShardStore, sel: Selector, row: Shard, source: str) -> _Cut:
+def _cut(store: ShardStore, sel: Selector, row: Shard, source: str) -> _Cut:
+    """One shard's matching records and the rest (run in a worker thread: no session use)."""
     import pyarrow.compute as pc
 
     if sel.kind == "shard":
@@ -170,7 +175,9 @@ def takedown(
     if not active:
         raise NotFound(f"nothing matched {sel} among active shards", field="impact.selector")
     names = {i: n for i, n in session.execute(select(Source.id, Source.name))}
-    cuts = [_cut(session, store, sel, rows[i], names[rows[i].source_id]) for i in active]
+    # reading, verifying and filtering release the GIL (hashlib, pyarrow): shards in parallel
+    with ThreadPoolExecutor(WORKERS) as pool:
+        cuts = list(pool.map(lambda i: _cut(store, sel, rows[i], names[rows[i].source_id]), active))
     versions = _next_versions(session, set(active))
     if dry_run:
         return _out(None, sel, why, True, cuts, {}, versions)
@@ -217,32 +224,41 @@ def takedown(
     return out
 
 
+def _write_one(into: Path, keep: pa.Table) -> WrittenShard:
+    """One replacement file: the kept records through the ingest writer, as one shard (fewer
+    records than the original, which was one shard)."""
+    into.mkdir()
+    got: list[WrittenShard] = []
+    writer = ShardWriter(into, got.append, shard_bytes=1 << 60, records=True)
+    try:
+        writer.write(
+            keep.column("text").combine_chunks(),
+            {k: keep.column(k).combine_chunks() for k in COLUMNS},
+        )
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    (w,) = got
+    return w
+
+
 def _write_replacements(session: Session, store: ShardStore, cuts: list[_Cut]) -> dict[str, str]:
-    """Write, place and register each cut's other records; original id -> replacement id."""
+    """Write, place and register each cut's other records; original id -> replacement id.
+
+    The files are written in parallel (Parquet encoding and hashing release the GIL); each
+    writer numbers its files from 1, so each replacement gets its own directory.
+    """
     written: list[tuple[_Cut, WrittenShard, str]] = []
     with store.staging() as staging:
-        for n, c in enumerate(cuts):
-            if c.keep is None or c.keep.num_rows == 0:
-                continue
-            into = staging.path / f"replacement-{n}"  # each writer numbers its files from 1
-            into.mkdir()
-            got: list[WrittenShard] = []
-
-            def keep(shard: WrittenShard, got: list[WrittenShard] = got) -> None:
-                got.append(shard)
-
-            # one shard: fewer records than the original, which was one shard
-            writer = ShardWriter(into, keep, shard_bytes=1 << 60, records=True)
-            try:
-                writer.write(
-                    c.keep.column("text").combine_chunks(),
-                    {k: c.keep.column(k).combine_chunks() for k in COLUMNS},
+        todo = [(n, c) for n, c in enumerate(cuts) if c.keep is not None and c.keep.num_rows]
+        with ThreadPoolExecutor(WORKERS) as pool:
+            files = list(
+                pool.map(
+                    lambda nc: _write_one(staging.path / f"replacement-{nc[0]}", nc[1].keep), todo
                 )
-                writer.close()
-            except BaseException:
-                writer.abort()
-                raise
-            (w,) = got
+            )
+        for (_, c), w in zip(todo, files, strict=True):
             written.append((c, w, staging.keep(w.path)))
         crash_point("takedown.after_files")
         guard = file_locks.Guard(session)
