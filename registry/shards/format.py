@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from manifests.records import record_root_of_leaves
 from registry.errors import InvalidInput
 from registry.shards.profile import RecordProfile
 from registry.shards.record_fields import COLUMNS
@@ -75,9 +76,13 @@ def check_pyarrow() -> None:
         )
 
 
-def ids_for(texts: pa.Array) -> pa.Array:
+def ids_for(texts: pa.Array, record_leaves: list[bytes] | None = None) -> pa.Array:
     """Each record's id: the SHA-256 of its UTF-8 text (equal texts, equal ids), read from
-    Arrow's buffers directly (no Python str per record)."""
+    Arrow's buffers directly (no Python str per record).
+
+    With ``record_leaves``, also appends each record's leaf hash in the shard's record tree
+    (``manifests.records``: SHA-256 of 0x00 and the id's text), from the same id buffer, so
+    the record root costs one small hash per record and no second pass."""
     import numpy as np
     import pyarrow as pa
 
@@ -91,11 +96,14 @@ def ids_for(texts: pa.Array) -> pa.Array:
     sha = hashlib.sha256
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
     hexed = "".join([sha(data[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)])
+    ascii_ids = hexed.encode("ascii")
+    if record_leaves is not None:
+        record_leaves.extend(
+            [sha(b"\x00" + ascii_ids[i : i + 64]).digest() for i in range(0, 64 * n, 64)]
+        )
     # fixed-width values: build the array from its buffers (pa.array would import pandas)
     id_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(id_offsets), pa.py_buffer(hexed.encode("ascii"))
-    )
+    return pa.StringArray.from_buffers(n, pa.py_buffer(id_offsets), pa.py_buffer(ascii_ids))
 
 
 class _HashingFile:
@@ -164,6 +172,8 @@ class WrittenShard:
     tokens: int
     profile: RecordProfile | None = None
     """Per-domain, author and licence sums and the date span (v2 shards only)."""
+    record_root: str | None = None
+    """The root of the shard's record tree (``manifests.records``), when computed."""
 
     @property
     def format(self) -> str:
@@ -186,7 +196,10 @@ class ShardWriter:
         *,
         shard_bytes: int = DEFAULT_SHARD_BYTES,
         records: bool = False,
+        record_roots: bool = True,
     ) -> None:
+        """``record_roots=False`` skips the record trees: only ``bench.record_proof`` uses it,
+        to measure what they cost."""
         if shard_bytes < 1:
             raise InvalidInput(f"shard size must be positive, got {shard_bytes}")
         check_pyarrow()
@@ -206,6 +219,7 @@ class ShardWriter:
         self._records = 0
         self._tokens = 0
         self._seq = 0
+        self._record_leaves: list[bytes] | None = [] if record_roots else None
 
     def write(self, texts: pa.Array, fields: Mapping[str, pa.Array] | None = None) -> None:
         """Append texts (a string array without nulls) in order; for v2, ``fields`` holds the
@@ -272,7 +286,8 @@ class ShardWriter:
             self._hasher = _HashingFile(self._file)
             self._writer = pq.ParquetWriter(self._hasher, schema(self.v2), **WRITER_OPTIONS)
         table = pa.Table.from_arrays(
-            [ids_for(texts), texts.cast(pa.string()), *extra], schema=schema(self.v2)
+            [ids_for(texts, self._record_leaves), texts.cast(pa.string()), *extra],
+            schema=schema(self.v2),
         )
         # the profile's sums run beside the compression (both release the GIL in Arrow)
         profiling = _Beside(self._profile.add, table) if self._profile is not None else None
@@ -298,7 +313,14 @@ class ShardWriter:
             records=self._records,
             tokens=self._tokens,
             profile=self._profile,
+            record_root=(
+                record_root_of_leaves(self._record_leaves)
+                if self._record_leaves is not None
+                else None
+            ),
         )
+        if self._record_leaves is not None:
+            self._record_leaves = []
         if self.v2:
             self._profile = RecordProfile()
         self._writer, self._file, self._hasher, self._path = None, None, None, None

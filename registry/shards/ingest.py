@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from manifests.records import record_leaf_hashes, record_root_of_leaves
 from registry import limits
 from registry.catalogue.licences import known_licence_ids, normalise_expression
 from registry.db.models import Source
 from registry.entities.shards import IngestReport, ShardIn
 from registry.errors import InvalidInput
 from registry.faults import crash_point
+from registry.proofs.record_roots import store_record_roots
 from registry.shards import file_locks
 from registry.shards.aggregates import record_profiles
 from registry.shards.datasets import ensure_dataset, parse_ref
@@ -327,7 +329,9 @@ def register_shard_files(
         for path in files:
             records = tokens = 0
             profile: RecordProfile | None = None
+            leaves: list[bytes] = []  # the record tree, from the ids read here anyway
             for batch in read_canonical(path):
+                leaves += record_leaf_hashes(batch.column(0).to_pylist())
                 texts = check_text(batch.column(1), str(path), "text", records)  # UTF-8, size
                 if batch.num_columns > 2:  # v2: profiled here, as ingest does while writing
                     profile = profile or RecordProfile()
@@ -339,7 +343,10 @@ def register_shard_files(
             if profile is None and _is_v2(path):
                 profile = RecordProfile()  # a v2 file without records
             digest, size, where = staging.copy_in(path)
-            staged.append((WrittenShard(digest, path, size, records, tokens, profile), where))
+            shard = WrittenShard(
+                digest, path, size, records, tokens, profile, record_root_of_leaves(leaves)
+            )
+            staged.append((shard, where))
             if progress:
                 progress(size)
         report = _place_and_register(session, store, src, dataset, staged, "dataset.register")
@@ -413,6 +420,7 @@ def _place_and_register(
         for w in unique.values()
     ]  # fmt: skip
     registered = register_shards(session, store, items, audit_as=audit_as)
+    store_record_roots(session, {i: w.record_root for i, w in unique.items() if w.record_root})
     record_profiles(session, [(i, w.profile) for i, w in unique.items() if w.profile is not None])
     ds, created = ensure_dataset(session, dataset)  # an empty input still declares its dataset
     created = created or bool(registered.datasets_created)
