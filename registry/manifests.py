@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session
@@ -65,6 +65,9 @@ from registry.entities.manifests import (
 from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted, PolicyViolation
 from registry.names import lookup_key, normalise_name
 from registry.shards.datasets import dataset_row
+
+if TYPE_CHECKING:
+    from registry.shards.store import ShardStore
 
 
 @dataclass(frozen=True)
@@ -383,20 +386,23 @@ def _document(
     )
 
 
-def _store() -> Any:
+def _store(store: ShardStore | None = None) -> ShardStore:
+    """The store given, else the configured one (``PROVREG_STORE``)."""
+    if store is not None:
+        return store
     from registry.config import get_settings
     from registry.shards.store import ShardStore
 
     return ShardStore(get_settings().store)
 
 
-def _root(session: Session, ids: list[str]) -> tuple[str, str]:
+def _root(session: Session, ids: list[str], store: ShardStore | None) -> tuple[str, str]:
     """(schema, Merkle root) for a new manifest over ``ids``: ``/2`` over (id, record root)
     leaves, unless a shard's record root is unknown and its file absent (registered by
     metadata only), which leaves ``/1`` as the only commitment that can be made."""
     from registry.proofs.record_roots import record_roots
 
-    roots = record_roots(session, _store(), ids, missing_ok=True)
+    roots = record_roots(session, _store(store), ids, missing_ok=True)
     if roots is None:
         return SCHEMA_V1, merkle_root(ids)
     return SCHEMA_V2, merkle_root(ids, roots)
@@ -423,9 +429,14 @@ def _named(spec: ManifestIn) -> ManifestIn:
 
 
 def create_manifest(
-    session: Session, spec: ManifestIn, *, now: datetime | None = None
+    session: Session,
+    spec: ManifestIn,
+    *,
+    now: datetime | None = None,
+    store: ShardStore | None = None,
 ) -> ManifestOut:
-    """Gather the shards, check the policy, and freeze the manifest.
+    """Gather the shards, check the policy, and freeze the manifest (``provreg.manifest/2``,
+    reading ``store``, by default the configured one, for record roots never computed).
 
     Raises:
         InvalidInput: unknown intended use, nothing selected, malformed ids.
@@ -465,7 +476,7 @@ def create_manifest(
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
     _raise_if_signals_refuse(session, f"SELECT id FROM {_SELECTION}", {}, f"manifest {spec.name!r}")
-    schema, root = _root(session, _selected_ids(conn))
+    schema, root = _root(session, _selected_ids(conn), store)
     try:
         document = _document(spec, selection, facts, verdict, parent, root, now or utcnow(), schema)
     except DocumentError as exc:  # a total beyond 2**53-1: more than one document can hold
@@ -673,13 +684,15 @@ def prove(session: Session, ref: str, shard: str) -> InclusionProof:
         raise NotFound(f"shard {shard_id} is not in manifest {row.hash}") from exc
 
 
-def manifest_tree(session: Session, row: Manifest, ids: list[str]) -> MerkleTree:
+def manifest_tree(
+    session: Session, row: Manifest, ids: list[str], store: ShardStore | None = None
+) -> MerkleTree:
     """The manifest's Merkle tree under its own schema (``/2``: with the stored record roots)."""
     if json.loads(row.document)["schema"] != SCHEMA_V2:
         return MerkleTree(ids)
     from registry.proofs.record_roots import record_roots
 
-    roots = record_roots(session, _store(), ids)
+    roots = record_roots(session, _store(store), ids)
     return MerkleTree(ids, roots)
 
 

@@ -73,7 +73,7 @@ def prove_record(
     shard_id, index, record_ids, record_url = found
     tree = RecordTree(record_ids)
     ids = shard_ids(session, row.hash)
-    manifest = manifest_tree(session, row, ids)
+    manifest = manifest_tree(session, row, ids, store)
     if manifest.root != row.merkle_root:
         raise IntegrityFailure(f"manifest {row.hash}: its shards do not give its Merkle root")
     leaf = manifest.inclusion_proof(shard_id)
