@@ -134,7 +134,7 @@ def test_an_absent_record_is_not_in_this_manifest_and_changes_nothing(
     for ask in ({"record": "0" * 64}, {"record": "not-an-id"}, {"url": "https://forum.example/x"}):
         with (
             session_factory() as s,
-            pytest.raises(RecordNotInManifest, match="^not in this manifest$"),
+            pytest.raises(RecordNotInManifest, match=r"^not in this manifest$"),
         ):
             prove_record(s, store, corpus.manifest, **ask)
     with session_factory() as s, pytest.raises(InvalidInput, match="exactly one"):
@@ -178,7 +178,7 @@ def test_v1_manifests_are_unaffected(
     with session_factory() as s:
         assert manifests.verify_manifest(s, out.hash).ok
         shard_proof = manifests.prove(s, out.hash, ids[2])
-        with pytest.raises(InvalidInput, match="provreg.manifest/1"):
+        with pytest.raises(InvalidInput, match=r"provreg\.manifest/1"):
             prove_record(s, store, out.hash, record="0" * 64)
     assert "record_root" not in shard_proof.to_dict()
     assert verify_inclusion_against_document(
