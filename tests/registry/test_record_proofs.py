@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from manifests.canonical import canonical_json
 from manifests.document import ManifestDocument
 from manifests.errors import ProofError
 from manifests.merkle import InclusionProof, merkle_root, verify_inclusion_against_document
@@ -210,3 +211,20 @@ def _any_proof() -> dict[str, Any]:
         "record_count": 1, "record_path": (), "record_root": "0" * 64, "leaf_index": 0,
         "leaf_count": 1, "manifest_path": (), "manifest_root": "0" * 64,
     }  # fmt: skip
+
+
+def test_the_documented_snippet_checks_a_proof(
+    session_factory: Callable[..., Any], store: ShardStore, corpus: rc.Corpus
+) -> None:
+    """The hashlib-only verifier in docs/manifest-format.md, run as written."""
+    text = (Path(__file__).parents[2] / "docs" / "manifest-format.md").read_text("utf-8")
+    snippet = text.split("## Record proofs")[1].split("```python\n")[1].split("```")[0]
+    scope: dict[str, Any] = {}
+    exec(compile(snippet, "manifest-format.md", "exec"), scope)  # our own docs, as written
+    line = canonical_json(corpus.document)
+    shard = corpus.shards[-1]
+    with session_factory() as s:
+        proof = prove_record(s, store, corpus.manifest, record=corpus.records[shard][-1]).to_dict()
+    assert scope["verify"](proof, line)
+    assert not scope["verify"]({**proof, "record_root": _flip(proof["record_root"])}, line)
+    assert not scope["verify"]({**proof, "manifest_root": _flip(proof["manifest_root"])}, line)
