@@ -400,9 +400,9 @@ def _root(session: Session, ids: list[str], store: ShardStore | None) -> tuple[s
     """(schema, Merkle root) for a new manifest over ``ids``: ``/2`` over (id, record root)
     leaves, unless a shard's record root is unknown and its file absent (registered by
     metadata only), which leaves ``/1`` as the only commitment that can be made."""
-    from registry.proofs.record_roots import record_roots
+    from registry.proofs.record_roots import known_record_roots
 
-    roots = record_roots(session, _store(store), ids, missing_ok=True)
+    roots = known_record_roots(session, _store(store), ids)
     if roots is None:
         return SCHEMA_V1, merkle_root(ids)
     return SCHEMA_V2, merkle_root(ids, roots)
@@ -418,9 +418,7 @@ def recomputed_root(session: Session, schema: str, ids: list[str]) -> str:
         return merkle_root(ids)
     from registry.proofs.record_roots import record_roots
 
-    roots = record_roots(session, _store(), ids)
-    assert roots is not None  # without missing_ok it raises instead
-    return merkle_root(ids, roots)
+    return merkle_root(ids, record_roots(session, _store(), ids))
 
 
 def _named(spec: ManifestIn) -> ManifestIn:

@@ -51,27 +51,23 @@ def shard_record_ids(store: ShardStore, shard_id: str) -> list[str]:
     return [str(r) for r in read_verified(store, shard_id).column("id").to_pylist()]
 
 
-def record_roots(
-    session: Session, store: ShardStore, ids: Sequence[str], *, missing_ok: bool = False
-) -> list[str] | None:
+def record_roots(session: Session, store: ShardStore, ids: Sequence[str]) -> list[str]:
     """Every shard's record root in ``ids`` order, computing (and storing) the missing ones.
 
-    With ``missing_ok``, None when a root is unknown and the shard's file is not in the store
-    (a shard registered by metadata only): such a selection can only make a ``/1`` manifest.
-
     Raises:
-        NotFound: (without ``missing_ok``) a root is unknown and the file is absent.
+        NotFound: a root is unknown and the shard's file is not in the store.
         IntegrityFailure: a stored file does not match its id.
     """
     stored = stored_record_roots(session, ids)
-    computed: dict[str, str] = {}
-    for shard_id in ids:
-        if stored.get(shard_id) is None:
-            try:
-                computed[shard_id] = record_root(shard_record_ids(store, shard_id))
-            except NotFound:
-                if missing_ok:
-                    return None
-                raise
+    computed = {i: record_root(shard_record_ids(store, i)) for i in ids if stored.get(i) is None}
     store_record_roots(session, computed)
     return [stored.get(i) or computed[i] for i in ids]
+
+
+def known_record_roots(session: Session, store: ShardStore, ids: Sequence[str]) -> list[str] | None:
+    """As ``record_roots``, but None when a root is unknown and the file absent (a shard
+    registered by metadata only): such a selection can only make a ``/1`` manifest."""
+    try:
+        return record_roots(session, store, ids)
+    except NotFound:
+        return None
