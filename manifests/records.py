@@ -49,6 +49,54 @@ def record_root_of_leaves(leaf_hashes: list[bytes]) -> str:
     return root_of(leaf_hashes).hex()
 
 
+class RecordRootBuilder:
+    """The record root of records streamed in batches, in O(log n) memory.
+
+    Each level keeps at most one node that has no partner yet; whole pairs are hashed a batch
+    at a time (list comprehensions, no per-record Python branching). What is left at the end
+    is the perfect subtrees of the binary decomposition of n, largest (leftmost) highest, and
+    RFC 6962's root is them folded right to left: MTH(D[n]) = H(P1, H(P2, ... )). So the
+    result equals ``record_root`` over all the ids, however the batches were cut.
+    """
+
+    def __init__(self) -> None:
+        self._levels: list[list[bytes]] = []
+
+    def add_ascii_ids(self, ascii_ids: bytes | memoryview) -> None:
+        """Add records given as their concatenated 64-character ids (ASCII, no separators)."""
+        sha = hashlib.sha256
+        self.add_leaf_hashes(
+            [sha(b"\x00" + ascii_ids[i : i + 64]).digest() for i in range(0, len(ascii_ids), 64)]
+        )
+
+    def add_leaf_hashes(self, leaves: list[bytes]) -> None:
+        """Add records by their leaf hashes (``record_leaf_hashes``), in file order."""
+        sha = hashlib.sha256
+        carry, depth = leaves, 0
+        while carry:
+            if depth == len(self._levels):
+                self._levels.append([])
+            level = self._levels[depth]
+            level.extend(carry)
+            even = len(level) & ~1
+            pairs = iter(level[:even])
+            carry = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]
+            del level[:even]
+            depth += 1
+
+    def root(self) -> str:
+        """The hex record root of everything added (SHA-256 of b"" for nothing)."""
+        folded: bytes | None = None
+        for level in self._levels:  # lowest level: the smallest, rightmost subtree
+            if level:
+                folded = level[0] if folded is None else _node(level[0], folded)
+        return (folded if folded is not None else hashlib.sha256(b"").digest()).hex()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
 @dataclass(frozen=True)
 class RecordProof:
     """Record -> shard record root -> manifest root. ``from_dict(p.to_dict()) == p``.
@@ -225,6 +273,7 @@ __all__ = [
     "PROOF_FORMAT",
     "RECORD_LEAF",
     "RecordProof",
+    "RecordRootBuilder",
     "RecordTree",
     "leaf_hash",
     "record_leaf_hashes",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from manifests.records import record_root_of_leaves
+from manifests.records import RecordRootBuilder
 from registry.errors import InvalidInput
 from registry.shards.profile import RecordProfile
 from registry.shards.record_fields import COLUMNS
@@ -76,13 +76,10 @@ def check_pyarrow() -> None:
         )
 
 
-def ids_for(texts: pa.Array, record_leaves: list[bytes] | None = None) -> pa.Array:
+def ids_for(texts: pa.Array) -> pa.Array:
     """Each record's id: the SHA-256 of its UTF-8 text (equal texts, equal ids), read from
-    Arrow's buffers directly (no Python str per record).
-
-    With ``record_leaves``, also appends each record's leaf hash in the shard's record tree
-    (``manifests.records``: SHA-256 of 0x00 and the id's text), from the same id buffer, so
-    the record root costs one small hash per record and no second pass."""
+    Arrow's buffers directly (no Python str per record). The result's data buffer is the ids'
+    64-character texts back to back, which the record tree reads as they are."""
     import numpy as np
     import pyarrow as pa
 
@@ -97,10 +94,6 @@ def ids_for(texts: pa.Array, record_leaves: list[bytes] | None = None) -> pa.Arr
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
     hexed = "".join([sha(data[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)])
     ascii_ids = hexed.encode("ascii")
-    if record_leaves is not None:
-        record_leaves.extend(
-            [sha(b"\x00" + ascii_ids[i : i + 64]).digest() for i in range(0, 64 * n, 64)]
-        )
     # fixed-width values: build the array from its buffers (pa.array would import pandas)
     id_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(id_offsets), pa.py_buffer(ascii_ids))
@@ -219,7 +212,8 @@ class ShardWriter:
         self._records = 0
         self._tokens = 0
         self._seq = 0
-        self._record_leaves: list[bytes] | None = [] if record_roots else None
+        self._record_roots = record_roots
+        self._record_tree: RecordRootBuilder | None = RecordRootBuilder() if record_roots else None
 
     def write(self, texts: pa.Array, fields: Mapping[str, pa.Array] | None = None) -> None:
         """Append texts (a string array without nulls) in order; for v2, ``fields`` holds the
@@ -286,11 +280,13 @@ class ShardWriter:
             self._hasher = _HashingFile(self._file)
             self._writer = pq.ParquetWriter(self._hasher, schema(self.v2), **WRITER_OPTIONS)
         table = pa.Table.from_arrays(
-            [ids_for(texts, self._record_leaves), texts.cast(pa.string()), *extra],
-            schema=schema(self.v2),
+            [ids_for(texts), texts.cast(pa.string()), *extra], schema=schema(self.v2)
         )
         # the profile's sums run beside the compression (both release the GIL in Arrow)
         profiling = _Beside(self._profile.add, table) if self._profile is not None else None
+        if self._record_tree is not None:  # small hashes hold the GIL: a thread only waits
+            ids = table.column(0).chunk(0)  # its data buffer: the 64-character ids, back to back
+            self._record_tree.add_ascii_ids(memoryview(ids.buffers()[2]))
         self._writer.write_table(table, row_group_size=len(table))
         if profiling is not None:
             profiling.join()
@@ -313,14 +309,10 @@ class ShardWriter:
             records=self._records,
             tokens=self._tokens,
             profile=self._profile,
-            record_root=(
-                record_root_of_leaves(self._record_leaves)
-                if self._record_leaves is not None
-                else None
-            ),
+            record_root=self._record_tree.root() if self._record_tree is not None else None,
         )
-        if self._record_leaves is not None:
-            self._record_leaves = []
+        if self._record_roots:
+            self._record_tree = RecordRootBuilder()
         if self.v2:
             self._profile = RecordProfile()
         self._writer, self._file, self._hasher, self._path = None, None, None, None
