@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from manifests.document import SCHEMA_V2, ManifestDocument
+from manifests.document import SCHEMA_V2, ManifestDocument, ManifestLicence, ManifestSource
 from manifests.merkle import MerkleTree
 from manifests.records import RecordProof, RecordTree, verify_record_proof
 
@@ -47,6 +47,8 @@ def _proof(records: int, shards: int, seed: int = 7) -> tuple[RecordProof, dict[
         total_bytes=0,
         total_records=0,
         total_tokens=0,
+        licences=(ManifestLicence("MIT", ()),),
+        sources=(ManifestSource("bench", "web-crawl", "MIT", shards, 0, 0, 0),),
         schema=SCHEMA_V2,
     )
     shard_proof = manifest.inclusion_proof(leaf)
