@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from registry.attest.verify import check_manifest
 from registry.db.engine import transaction
 from registry.shards.store import ShardStore
 from tests.conftest import Cli, snapshot
@@ -20,6 +21,13 @@ def test_prove_and_verify_offline(engine: Engine, cli: Cli, tmp_path: Path) -> N
     shard = corpus.shards[-1]
     record = corpus.records[shard][-1]
     (tmp_path / "manifest.json").write_text(cli("manifest", "export", corpus.manifest).stdout)
+    merkle = corpus.document["merkle"]
+    check_manifest(  # a /2 export's lines carry the record roots its root is made of
+        tmp_path / "manifest.json",
+        digest=corpus.manifest,
+        root=merkle["root"],  # type: ignore[index]
+        tree_size=merkle["leaves"],  # type: ignore[index]
+    )
     printed = json.loads(cli("record", "prove", corpus.manifest, "--record", record).stdout)
     assert rc.independent_verify(printed, corpus.document)
     url = next(u for s in corpus.shards for u in corpus.urls[s] if u is not None)
