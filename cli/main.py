@@ -20,6 +20,7 @@ from cli import ingest as ingest_cmds
 from cli import ledger as ledger_cmds
 from cli import licences as licence_cmds
 from cli import manifests as manifest_cmds
+from cli import record as record_cmds
 from cli import serve as serve_cmds
 from cli import shards as shard_cmds
 from cli import signals as signal_cmds
@@ -100,6 +101,7 @@ app.add_typer(contributor_cmds.app, name="contributor")
 app.add_typer(source_cmds.app, name="source")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(manifest_cmds.app, name="manifest")
+app.add_typer(record_cmds.app, name="record")
 ledger_cmds.register(app)
 app.command("ingest")(ingest_cmds.ingest)
 app.add_typer(shard_cmds.app, name="shard")

@@ -251,8 +251,9 @@ def export(ref: str) -> None:
     with tx(write=False) as session:
         row = svc.manifest_row(session, ref)
         print(row.document)
-        for line in svc.shard_lines(session, row.hash):
-            print(line.model_dump_json())
+        v2 = json.loads(row.document)["schema"] == "provreg.manifest/2"
+        for line in svc.shard_lines(session, row.hash, record_roots=v2):
+            print(line.model_dump_json(exclude_none=True))
 
 
 @app.command("verify")

@@ -1,4 +1,8 @@
-"""The manifest document, schema ``provreg.manifest/1``.
+"""The manifest document, schemas ``provreg.manifest/1`` and ``provreg.manifest/2``.
+
+The two differ only in what a Merkle leaf is (``docs/manifest-format.md``): ``/1`` commits to
+shard ids, ``/2`` to each shard id and its record root (``manifests.records``), so one record
+can be proven. The registry writes ``/2``; ``/1`` documents parse, hash and verify as before.
 
 The document is what a manifest *is*: its hash (SHA-256 of the RFC 8785
 canonical JSON) is the manifest's identity, stamped into weights and shown in
@@ -24,7 +28,10 @@ from manifests.errors import DocumentError, LicenceExpressionError
 from manifests.merkle import ALGORITHM, EMPTY_ROOT
 from manifests.policy import INTENDED_USES, OBLIGATIONS, parse_licence_expression
 
-SCHEMA: Final = "provreg.manifest/1"
+SCHEMA_V1: Final = "provreg.manifest/1"
+SCHEMA_V2: Final = "provreg.manifest/2"
+SCHEMA: Final = SCHEMA_V1  # the dataclass default, so documents built before /2 keep their bytes
+SCHEMAS: Final = (SCHEMA_V1, SCHEMA_V2)
 MAX_JSON_INT: Final = 2**53 - 1  # RFC 8785 numbers are IEEE 754 doubles
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -32,6 +39,9 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 __all__ = [
     "INTENDED_USES",
     "SCHEMA",
+    "SCHEMAS",
+    "SCHEMA_V1",
+    "SCHEMA_V2",
     "ManifestDocument",
     "ManifestLicence",
     "ManifestSource",
@@ -245,8 +255,12 @@ class ManifestDocument:
     licences: tuple[ManifestLicence, ...] = ()
     sources: tuple[ManifestSource, ...] = ()
     waivers: tuple[Waiver, ...] = field(default=())
+    schema: str = SCHEMA
+    """``provreg.manifest/2`` when ``merkle_root`` is over (shard id, record root) leaves."""
 
     def __post_init__(self) -> None:
+        if self.schema not in SCHEMAS:
+            raise DocumentError(f"schema must be one of {', '.join(SCHEMAS)}; got {self.schema!r}")
         _text("name", self.name)
         self._check_created_at()
         if self.intended_use not in INTENDED_USES:
@@ -312,7 +326,7 @@ class ManifestDocument:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form (all lists sorted) that is canonicalised and hashed."""
         return {
-            "schema": SCHEMA,
+            "schema": self.schema,
             "name": self.name,
             "created_at": self.created_at,
             "intended_use": self.intended_use,
@@ -350,7 +364,7 @@ class ManifestDocument:
         the accepted document is byte-for-byte the one that was hashed.
 
         Raises:
-            DocumentError: the schema is not ``provreg.manifest/1``, a field is
+            DocumentError: the schema is not ``provreg.manifest/1`` or ``/2``, a field is
                 missing, unknown or malformed (the message names it), or the
                 parts disagree.
         """
@@ -370,8 +384,6 @@ class ManifestDocument:
                 "waivers",
             ),
         )
-        if doc["schema"] != SCHEMA:
-            raise DocumentError(f"schema must be {SCHEMA!r}, got {doc['schema']!r}")
         root, leaves = merkle_commitment(data)
         totals = _fields("totals", doc["totals"], ("shards", "bytes", "records", "tokens"))
         for name in ("shards", "bytes", "records", "tokens"):
@@ -422,6 +434,7 @@ class ManifestDocument:
             licences=licences,
             sources=sources,
             waivers=waivers,
+            schema=doc["schema"],
         )
 
 
@@ -441,15 +454,17 @@ def merkle_commitment(document: Mapping[str, Any]) -> tuple[str, int]:
     """Return ``(root, leaves)`` from a manifest document's ``merkle`` field.
 
     Raises:
-        DocumentError: the document's schema is not ``provreg.manifest/1`` or its
+        DocumentError: the document's schema is not ``provreg.manifest/1`` or ``/2``, or its
             ``merkle`` field is missing or malformed.
     """
     if not isinstance(document, Mapping):
         raise DocumentError("document must be a JSON object")
     if "schema" not in document:
         raise DocumentError("document is missing field 'schema'")
-    if document["schema"] != SCHEMA:
-        raise DocumentError(f"schema must be {SCHEMA!r}, got {document['schema']!r}")
+    if document["schema"] not in SCHEMAS:
+        raise DocumentError(
+            f"schema must be one of {', '.join(map(repr, SCHEMAS))}, got {document['schema']!r}"
+        )
     if "merkle" not in document:
         raise DocumentError("document is missing field 'merkle'")
     merkle = _fields("merkle", document["merkle"], ("algorithm", "root", "leaves"))

@@ -4,7 +4,9 @@ A manifest commits to its shards through the Merkle Tree Hash (MTH) of
 RFC 6962 §2.1 over the sorted shard ids, so that anyone can prove one shard's
 membership with about log2(n) hashes and check it with ``hashlib`` alone.
 
-Leaves are the 32 raw bytes of each id (not its hex text). Hashes:
+Leaves are the 32 raw bytes of each id (not its hex text) in a ``provreg.manifest/1``
+document, and those 32 bytes followed by the 32 raw bytes of the shard's record root
+(``manifests.records``) in a ``provreg.manifest/2`` document. Hashes:
 
 * leaf: ``SHA-256(0x00 || leaf)``
 * node: ``SHA-256(0x01 || left || right)``
@@ -54,15 +56,18 @@ def sorted_unique_ids(ids: Iterable[str]) -> list[str]:
     return out
 
 
-def merkle_root(shard_ids: Sequence[str]) -> str:
+def merkle_root(shard_ids: Sequence[str], record_roots: Sequence[str] | None = None) -> str:
     """Return the hex RFC 6962 root over ``shard_ids`` (sorted strictly ascending).
 
+    With ``record_roots`` (one per id, in the same order) the leaves are ``provreg.manifest/2``
+    leaves: id bytes then record-root bytes.
+
     Raises:
-        ManifestError: an id is not 64 lowercase hex characters, or the ids are
-            not sorted strictly ascending (unsorted or duplicated).
+        ManifestError: an id (or record root) is not 64 lowercase hex characters, the ids are
+            not sorted strictly ascending (unsorted or duplicated), or the counts differ.
     """
     raw = _decode_sorted_ids(shard_ids)
-    level = _leaf_hashes(raw)
+    level = _leaf_hashes(raw, record_roots)
     if not level:
         return EMPTY_ROOT
     while len(level) > 1:
@@ -104,8 +109,13 @@ class InclusionProof:
     path: tuple[str, ...]
     root: str
     algorithm: str = ALGORITHM
+    record_root: str | None = None
+    """Set for a ``provreg.manifest/2`` leaf (shard id, then record root); in ``to_dict`` only
+    when set, so ``/1`` proofs keep their bytes."""
 
     def __post_init__(self) -> None:
+        if self.record_root is not None and not is_hex64(self.record_root):
+            raise ProofError("record_root must be 64 lowercase hex characters")
         if self.algorithm != ALGORITHM:
             raise ProofError(f"algorithm must be {ALGORITHM!r}, got {self.algorithm!r}")
         if not is_hex64(self.shard):
@@ -123,7 +133,7 @@ class InclusionProof:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the proof as a JSON-ready dict (the form served by the registry)."""
-        return {
+        out: dict[str, Any] = {
             "algorithm": self.algorithm,
             "shard": self.shard,
             "leaf_index": self.leaf_index,
@@ -131,6 +141,14 @@ class InclusionProof:
             "path": list(self.path),
             "root": self.root,
         }
+        if self.record_root is not None:
+            out["record_root"] = self.record_root
+        return out
+
+    @property
+    def leaf(self) -> bytes:
+        """The leaf's data: the shard id's 32 bytes, then (``/2``) the record root's 32."""
+        return shard_leaf(self.shard, self.record_root)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "InclusionProof":
@@ -146,7 +164,7 @@ class InclusionProof:
         missing = sorted(expected - data.keys())
         if missing:
             raise ProofError(f"proof is missing field {missing[0]!r}")
-        unknown = sorted(str(k) for k in data.keys() - expected)
+        unknown = sorted(str(k) for k in data.keys() - expected - {"record_root"})
         if unknown:
             raise ProofError(f"proof has unknown field {unknown[0]!r}")
         path = data["path"]
@@ -159,6 +177,7 @@ class InclusionProof:
             path=tuple(path),
             root=data["root"],
             algorithm=data["algorithm"],
+            record_root=data.get("record_root"),
         )
 
 
@@ -169,14 +188,15 @@ class MerkleTree:
     each proof costs O(log n).
     """
 
-    def __init__(self, shard_ids: Sequence[str]) -> None:
-        """Build the tree.
+    def __init__(self, shard_ids: Sequence[str], record_roots: Sequence[str] | None = None) -> None:
+        """Build the tree (``/2`` leaves when ``record_roots`` is given, as ``merkle_root``).
 
         Raises:
             ManifestError: as ``merkle_root``.
         """
         self._raw = _decode_sorted_ids(shard_ids)
-        level = _leaf_hashes(self._raw)
+        self._record_roots = list(record_roots) if record_roots is not None else None
+        level = _leaf_hashes(self._raw, record_roots)
         levels = [level]
         while len(level) > 1:
             level = _next_level(level)
@@ -217,19 +237,13 @@ class MerkleTree:
             index = leaf
         else:
             raise ProofError(f"leaf index {leaf!r} is outside a tree of size {self.size}")
-        path: list[str] = []
-        i = index
-        for level in self._levels[:-1]:
-            sibling = i ^ 1
-            if sibling < len(level):  # else: odd last node, promoted without a sibling
-                path.append(level[sibling].hex())
-            i >>= 1
         return InclusionProof(
             shard=self._raw[index * _ID_BYTES : (index + 1) * _ID_BYTES].hex(),
             leaf_index=index,
             tree_size=self.size,
-            path=tuple(path),
+            path=tuple(p.hex() for p in audit_path(self._levels, index)),
             root=self.root,
+            record_root=self._record_roots[index] if self._record_roots is not None else None,
         )
 
 
@@ -247,7 +261,7 @@ def verify_inclusion(proof: InclusionProof, shard_id: str, root: str) -> bool:
     if proof.shard != shard_id or proof.root != root:
         return False
     return verify_leaf_inclusion(
-        bytes.fromhex(shard_id),
+        proof.leaf,
         proof.leaf_index,
         proof.tree_size,
         [bytes.fromhex(p) for p in proof.path],
@@ -293,10 +307,51 @@ def verify_inclusion_against_document(
     Raises:
         DocumentError: the document has no well-formed ``merkle`` field.
     """
-    from manifests.document import merkle_commitment  # document imports this module
+    from manifests.document import SCHEMA_V2, merkle_commitment  # document imports this module
 
     root, leaves = merkle_commitment(document)
+    if (proof.record_root is not None) != (document["schema"] == SCHEMA_V2):
+        return False  # a /2 leaf holds the record root, a /1 leaf does not
     return proof.tree_size == leaves and verify_inclusion(proof, shard_id, root)
+
+
+def shard_leaf(shard_id: str, record_root: str | None) -> bytes:
+    """A shard's leaf data: 32 id bytes (``/1``), or those and 32 record-root bytes (``/2``)."""
+    return bytes.fromhex(shard_id) + (bytes.fromhex(record_root) if record_root else b"")
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """``SHA-256(0x00 || leaf)``."""
+    return hashlib.sha256(_LEAF_PREFIX + leaf).digest()
+
+
+def tree_levels(leaf_hashes: list[bytes]) -> list[list[bytes]]:
+    """Every level of the RFC 6962 tree over these leaf hashes, leaves first, root last."""
+    levels = [leaf_hashes]
+    while len(levels[-1]) > 1:
+        levels.append(_next_level(levels[-1]))
+    return levels
+
+
+def root_of(leaf_hashes: list[bytes]) -> bytes:
+    """The raw root over leaf hashes (SHA-256 of b"" for none), keeping one level at a time."""
+    level = leaf_hashes
+    if not level:
+        return hashlib.sha256(b"").digest()
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def audit_path(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """The RFC 6962 audit path of leaf ``index``: sibling first, the root's child last."""
+    path: list[bytes] = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):  # else: odd last node, promoted without a sibling
+            path.append(level[sibling])
+        index >>= 1
+    return path
 
 
 def _decode_sorted_ids(shard_ids: Sequence[str]) -> bytes:
@@ -322,10 +377,22 @@ def _decode_sorted_ids(shard_ids: Sequence[str]) -> bytes:
     return raw
 
 
-def _leaf_hashes(raw: bytes) -> list[bytes]:
+def _leaf_hashes(raw: bytes, record_roots: Sequence[str] | None = None) -> list[bytes]:
     sha = hashlib.sha256
     prefix = _LEAF_PREFIX
-    return [sha(prefix + raw[i : i + 32]).digest() for i in range(0, len(raw), _ID_BYTES)]
+    if record_roots is None:
+        return [sha(prefix + raw[i : i + 32]).digest() for i in range(0, len(raw), _ID_BYTES)]
+    if len(record_roots) * _ID_BYTES != len(raw):
+        raise ManifestError(
+            f"{len(record_roots)} record roots for {len(raw) // _ID_BYTES} shard ids"
+        )
+    for position, root in enumerate(record_roots):
+        if not is_hex64(root):
+            raise ManifestError(f"record root at position {position} is not 64 lowercase hex")
+    return [
+        sha(prefix + raw[i * _ID_BYTES : (i + 1) * _ID_BYTES] + bytes.fromhex(r)).digest()
+        for i, r in enumerate(record_roots)
+    ]
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:

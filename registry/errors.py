@@ -98,3 +98,11 @@ class VerificationFailed(IntegrityFailure):
     def __init__(self, mode: str, detail: str) -> None:
         super().__init__(detail)
         self.mode = mode
+
+
+class RecordNotInManifest(NotFound):
+    """A record proof was asked for a record the manifest does not hold: the answer says only
+    that, so a public caller learns nothing else about the manifest's records."""
+
+    def __init__(self) -> None:
+        super().__init__("not in this manifest", field="record")

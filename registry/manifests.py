@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from manifests.digests import is_hex_prefix
 from manifests.document import (
     INTENDED_USES,
+    SCHEMA_V1,
+    SCHEMA_V2,
     ManifestDocument,
     ManifestLicence,
     ManifestSource,
@@ -63,6 +65,9 @@ from registry.entities.manifests import (
 from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted, PolicyViolation
 from registry.names import lookup_key, normalise_name
 from registry.shards.datasets import dataset_row
+
+if TYPE_CHECKING:
+    from registry.shards.store import ShardStore
 
 
 @dataclass(frozen=True)
@@ -332,6 +337,7 @@ def _document(
     parent: str | None,
     root: str,
     now: datetime,
+    schema: str = SCHEMA_V2,
 ) -> ManifestDocument:
     sources = []
     by_expression: dict[str, set[str]] = {}
@@ -376,7 +382,43 @@ def _document(
         licences=tuple(ManifestLicence(e, tuple(sorted(o))) for e, o in by_expression.items()),
         sources=tuple(sources),
         waivers=tuple(Waiver(s, r) for s, r in spec.waivers.items()),
+        schema=schema,
     )
+
+
+def _store(store: ShardStore | None = None) -> ShardStore:
+    """The store given, else the configured one (``PROVREG_STORE``)."""
+    if store is not None:
+        return store
+    from registry.config import get_settings
+    from registry.shards.store import ShardStore
+
+    return ShardStore(get_settings().store)
+
+
+def _root(session: Session, ids: list[str], store: ShardStore | None) -> tuple[str, str]:
+    """(schema, Merkle root) for a new manifest over ``ids``: ``/2`` over (id, record root)
+    leaves, unless a shard's record root is unknown and its file absent (registered by
+    metadata only), which leaves ``/1`` as the only commitment that can be made."""
+    from registry.proofs.record_roots import known_record_roots
+
+    roots = known_record_roots(session, _store(store), ids)
+    if roots is None:
+        return SCHEMA_V1, merkle_root(ids)
+    return SCHEMA_V2, merkle_root(ids, roots)
+
+
+def recomputed_root(session: Session, schema: str, ids: list[str]) -> str:
+    """The root of an existing manifest's ``ids`` under its own schema, from stored roots.
+
+    Raises:
+        NotFound: (``/2``) a record root is unknown and the shard's file is absent.
+    """
+    if schema != SCHEMA_V2:
+        return merkle_root(ids)
+    from registry.proofs.record_roots import record_roots
+
+    return merkle_root(ids, record_roots(session, _store(), ids))
 
 
 def _named(spec: ManifestIn) -> ManifestIn:
@@ -385,9 +427,14 @@ def _named(spec: ManifestIn) -> ManifestIn:
 
 
 def create_manifest(
-    session: Session, spec: ManifestIn, *, now: datetime | None = None
+    session: Session,
+    spec: ManifestIn,
+    *,
+    now: datetime | None = None,
+    store: ShardStore | None = None,
 ) -> ManifestOut:
-    """Gather the shards, check the policy, and freeze the manifest.
+    """Gather the shards, check the policy, and freeze the manifest (``provreg.manifest/2``,
+    reading ``store``, by default the configured one, for record roots never computed).
 
     Raises:
         InvalidInput: unknown intended use, nothing selected, malformed ids.
@@ -427,9 +474,9 @@ def create_manifest(
     )
     _raise_if_refused(verdict, f"manifest {spec.name!r}")
     _raise_if_signals_refuse(session, f"SELECT id FROM {_SELECTION}", {}, f"manifest {spec.name!r}")
-    root = merkle_root(_selected_ids(conn))
+    schema, root = _root(session, _selected_ids(conn), store)
     try:
-        document = _document(spec, selection, facts, verdict, parent, root, now or utcnow())
+        document = _document(spec, selection, facts, verdict, parent, root, now or utcnow(), schema)
     except DocumentError as exc:  # a total beyond 2**53-1: more than one document can hold
         raise InvalidInput(f"manifest {spec.name!r} cannot be made: {exc}") from exc
     digest = document.hash
@@ -468,6 +515,7 @@ def create_manifest(
         {
             "name": spec.name,
             "merkle_root": document.merkle_root,
+            "schema": document.schema,
             "shards": document.shard_count,
             "waivers": spec.waivers,
         },
@@ -493,11 +541,13 @@ def create_or_match_manifest(session: Session, spec: ManifestIn) -> tuple[Manife
         resolve_prefix(session, Manifest.hash, spec.parent, "manifest") if spec.parent else None
     )
     ids = _selected_ids(_select(session, spec))
-    waivers = {w["source"]: w["reason"] for w in json.loads(existing.document)["waivers"]}
+    stored = json.loads(existing.document)
+    waivers = {w["source"]: w["reason"] for w in stored["waivers"]}
+    same_shards = bool(ids) and ids == shard_ids(session, existing.hash)
     differs = [
         what
         for what, same in (
-            ("shards", bool(ids) and merkle_root(ids) == existing.merkle_root),
+            ("shards", same_shards),
             ("intended use", spec.intended_use == existing.intended_use),
             ("parent", parent == existing.parent_hash),
             ("waivers", spec.waivers == waivers),
@@ -578,18 +628,40 @@ def shard_ids(session: Session, digest: str) -> list[str]:
 
 
 def shard_lines(
-    session: Session, digest: str, *, after: str | None = None, limit: int | None = None
+    session: Session,
+    digest: str,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    record_roots: bool = False,
 ) -> Iterator[ShardLine]:
-    """The manifest's shards by id (the Merkle leaf order); ``after``/``limit`` page through."""
+    """The manifest's shards by id (the Merkle leaf order); ``after``/``limit`` page through.
+    ``record_roots``: with each shard's record root (what a ``/2`` export carries)."""
     query = (
-        select(Shard.id, Source.name, Shard.bytes, Shard.records, Shard.tokens, Shard.status)
+        select(
+            Shard.id,
+            Source.name,
+            Shard.bytes,
+            Shard.records,
+            Shard.tokens,
+            Shard.status,
+            Shard.record_root,
+        )
         .join(ManifestShard, ManifestShard.shard_id == Shard.id)
         .join(Source, Source.id == Shard.source_id)
         .where(ManifestShard.manifest_hash == digest)
     )
     query = keyset(query, [ManifestShard.shard_id], after=after, limit=limit)
     for r in session.execute(query):
-        yield ShardLine(id=r[0], source=r[1], bytes=r[2], records=r[3], tokens=r[4], status=r[5])
+        yield ShardLine(
+            id=r[0],
+            source=r[1],
+            bytes=r[2],
+            records=r[3],
+            tokens=r[4],
+            status=r[5],
+            record_root=r[6] if record_roots else None,
+        )
 
 
 def prove(session: Session, ref: str, shard: str) -> InclusionProof:
@@ -601,13 +673,25 @@ def prove(session: Session, ref: str, shard: str) -> InclusionProof:
     row = manifest_row(session, ref)
     ids = shard_ids(session, row.hash)
     shard_id = shard if len(shard) == 64 else resolve_prefix(session, Shard.id, shard, "shard")
-    tree = MerkleTree(ids)
+    tree = manifest_tree(session, row, ids)
     if tree.root != row.merkle_root:
         raise Conflict(f"manifest {row.hash}: stored shards do not match its Merkle root")
     try:
         return tree.inclusion_proof(shard_id)
     except ValueError as exc:
         raise NotFound(f"shard {shard_id} is not in manifest {row.hash}") from exc
+
+
+def manifest_tree(
+    session: Session, row: Manifest, ids: list[str], store: ShardStore | None = None
+) -> MerkleTree:
+    """The manifest's Merkle tree under its own schema (``/2``: with the stored record roots)."""
+    if json.loads(row.document)["schema"] != SCHEMA_V2:
+        return MerkleTree(ids)
+    from registry.proofs.record_roots import record_roots
+
+    roots = record_roots(session, _store(store), ids)
+    return MerkleTree(ids, roots)
 
 
 # --- verification, comparison, re-checking ---------------------------------------------------
@@ -626,7 +710,10 @@ def verify_manifest(session: Session, ref: str) -> VerifyReport:
     if document.hash != row.hash:
         problems.append(f"document hashes to {document.hash}, not {row.hash}")
     ids = shard_ids(session, row.hash)
-    root = merkle_root(ids)
+    try:
+        root = recomputed_root(session, document.schema, ids)
+    except NotFound as exc:
+        return VerifyReport(hash=row.hash, ok=False, problems=[exc.detail])
     if root != document.merkle_root:
         problems.append(
             f"stored shards have Merkle root {root}, the document says {document.merkle_root}"

@@ -42,6 +42,29 @@ class InclusionProofOut(BaseModel):
     tree_size: int
     path: list[str]
     root: str
+    record_root: str | None = None
+    """In a ``provreg.manifest/2`` manifest: the leaf is the shard id, then this."""
+
+
+class RecordProofOut(BaseModel):
+    """Record -> shard record root -> manifest root; check it with ``record verify-proof``
+    or the steps in ``docs/manifest-format.md``."""
+
+    format: str
+    algorithm: str
+    record_leaf: str
+    manifest: str
+    record: str
+    url: str | None
+    shard: str
+    record_index: int
+    record_count: int
+    record_path: list[str]
+    record_root: str
+    leaf_index: int
+    leaf_count: int
+    manifest_path: list[str]
+    manifest_root: str
 
 
 def _summary(m: ManifestOut) -> ManifestSummary:
@@ -127,11 +150,34 @@ def list_shards(ref: str, session: SessionDep, _: ReaderDep, page: PageDep) -> P
 @router.get(
     "/{ref}/proof/{shard}",
     response_model=InclusionProofOut,
+    response_model_exclude_none=True,
     responses=responses(*AUTH, 404, 409, 422),
 )
 def prove(ref: str, shard: str, session: SessionDep, _: ReaderDep) -> InclusionProofOut:
     """An inclusion proof of ``shard`` (id or unique prefix) in the manifest."""
     return InclusionProofOut(**manifests.prove(session, ref, shard).to_dict())
+
+
+@router.get(
+    "/{digest}/records/proof",
+    response_model=RecordProofOut,
+    responses=responses(404, 409, 422),
+)
+def prove_record(
+    digest: str,
+    request: Request,
+    session: SessionDep,
+    url: str | None = None,
+    record: str | None = None,
+) -> RecordProofOut:
+    """Public, no token: the proof that a record (``url=`` or ``record=``) is in a published
+    manifest. Unknown and unpublished manifests get the same 404; an absent record gets 404
+    "not in this manifest" and nothing else."""
+    from registry.proofs.records import prove_record, published_manifest
+
+    row = published_manifest(session, digest)
+    proof = prove_record(session, request.app.state.store, row, record=record, url=url)
+    return RecordProofOut(**proof.to_dict())
 
 
 @router.get("/{ref}/verify", response_model=VerifyReport, responses=responses(*AUTH, 404, 422))

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from manifests.canonical import canonical_json
 from manifests.digests import is_hex64
 from manifests.document import ManifestDocument
-from manifests.errors import DocumentError, StampError
+from manifests.errors import DocumentError, ManifestError, StampError
 from manifests.merkle import merkle_root
 from manifests.stamp import WeightsStamp
 from registry.attest import dsse, statements
@@ -98,6 +98,24 @@ def read_manifest_export(path: str | os.PathLike[str]) -> tuple[bytes, dict[str,
     return document_bytes, document, ids
 
 
+def _export_root(path: str | os.PathLike[str], document: dict[str, Any], ids: list[str]) -> str:
+    """The export's Merkle root under the document's schema (``/2`` lines carry record roots).
+
+    Raises:
+        VerificationFailed (manifest_mismatch): the lines cannot make a root.
+    """
+    if document["schema"] != "provreg.manifest/2":
+        return merkle_root(sorted(ids))
+    try:
+        lines = [json.loads(x) for x in Path(path).read_bytes().splitlines()[1:] if x.strip()]
+        pairs = sorted((line["id"], line["record_root"]) for line in lines)
+        return merkle_root([i for i, _ in pairs], [r for _, r in pairs])
+    except (OSError, ValueError, KeyError, TypeError, ManifestError) as exc:
+        raise VerificationFailed(
+            "manifest_mismatch", f"{os.fspath(path)}: the shard lines give no /2 root: {exc}"
+        ) from exc
+
+
 def check_manifest(path: str | os.PathLike[str], *, digest: str, root: str, tree_size: int) -> None:
     """The exported manifest hashes to ``digest`` and its shard ids to the Merkle ``root``.
 
@@ -111,7 +129,7 @@ def check_manifest(path: str | os.PathLike[str], *, digest: str, root: str, tree
             "manifest_mismatch",
             f"the manifest document's SHA-256 is {actual}, the attestation names {digest}",
         )
-    recomputed = merkle_root(sorted(ids))
+    recomputed = _export_root(path, document, ids)
     if (document["merkle"]["root"], document["merkle"]["leaves"]) != (recomputed, len(ids)):
         raise VerificationFailed(
             "manifest_mismatch",

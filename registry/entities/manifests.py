@@ -58,6 +58,8 @@ class ShardLine(BaseModel):
     records: int
     tokens: int
     status: str
+    record_root: str | None = None
+    """In a ``provreg.manifest/2`` export only (``manifest export``)."""
 
 
 class VerifyReport(BaseModel):

@@ -29,6 +29,7 @@ from registry.entities.shards import ShardIn
 from registry.errors import IntegrityFailure, InvalidInput, NotFound
 from registry.faults import crash_point
 from registry.impact.selectors import Selector, matching_shards, selector
+from registry.proofs.record_roots import store_record_roots
 from registry.shards import file_locks
 from registry.shards.aggregates import record_profiles
 from registry.shards.format import FORMAT_V2, ShardWriter, WrittenShard
@@ -277,6 +278,7 @@ def _write_replacements(session: Session, store: ShardStore, cuts: list[_Cut]) -
         for c, w, _ in written
     ]
     register_shards(session, store, list({i.id: i for i in items}.values()))
+    store_record_roots(session, {w.id: w.record_root for _, w, _ in written if w.record_root})
     record_profiles(session, [(w.id, w.profile) for _, w, _ in written if w.profile is not None])
     return {c.row.id: w.id for c, w, _ in written}
 

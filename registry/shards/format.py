@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from manifests.records import RecordRootBuilder
 from registry.errors import InvalidInput
 from registry.shards.profile import RecordProfile
 from registry.shards.record_fields import COLUMNS
@@ -77,7 +78,8 @@ def check_pyarrow() -> None:
 
 def ids_for(texts: pa.Array) -> pa.Array:
     """Each record's id: the SHA-256 of its UTF-8 text (equal texts, equal ids), read from
-    Arrow's buffers directly (no Python str per record)."""
+    Arrow's buffers directly (no Python str per record). The result's data buffer is the ids'
+    64-character texts back to back, which the record tree reads as they are."""
     import numpy as np
     import pyarrow as pa
 
@@ -91,11 +93,10 @@ def ids_for(texts: pa.Array) -> pa.Array:
     sha = hashlib.sha256
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
     hexed = "".join([sha(data[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)])
+    ascii_ids = hexed.encode("ascii")
     # fixed-width values: build the array from its buffers (pa.array would import pandas)
     id_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(id_offsets), pa.py_buffer(hexed.encode("ascii"))
-    )
+    return pa.StringArray.from_buffers(n, pa.py_buffer(id_offsets), pa.py_buffer(ascii_ids))
 
 
 class _HashingFile:
@@ -164,6 +165,8 @@ class WrittenShard:
     tokens: int
     profile: RecordProfile | None = None
     """Per-domain, author and licence sums and the date span (v2 shards only)."""
+    record_root: str | None = None
+    """The root of the shard's record tree (``manifests.records``), when computed."""
 
     @property
     def format(self) -> str:
@@ -186,7 +189,10 @@ class ShardWriter:
         *,
         shard_bytes: int = DEFAULT_SHARD_BYTES,
         records: bool = False,
+        record_roots: bool = True,
     ) -> None:
+        """``record_roots=False`` skips the record trees: only ``bench.record_proof`` uses it,
+        to measure what they cost."""
         if shard_bytes < 1:
             raise InvalidInput(f"shard size must be positive, got {shard_bytes}")
         check_pyarrow()
@@ -206,6 +212,8 @@ class ShardWriter:
         self._records = 0
         self._tokens = 0
         self._seq = 0
+        self._record_roots = record_roots
+        self._record_tree: RecordRootBuilder | None = RecordRootBuilder() if record_roots else None
 
     def write(self, texts: pa.Array, fields: Mapping[str, pa.Array] | None = None) -> None:
         """Append texts (a string array without nulls) in order; for v2, ``fields`` holds the
@@ -276,6 +284,9 @@ class ShardWriter:
         )
         # the profile's sums run beside the compression (both release the GIL in Arrow)
         profiling = _Beside(self._profile.add, table) if self._profile is not None else None
+        if self._record_tree is not None:  # small hashes hold the GIL: a thread only waits
+            ids = table.column(0).chunk(0)  # its data buffer: the 64-character ids, back to back
+            self._record_tree.add_ascii_ids(memoryview(ids.buffers()[2]))
         self._writer.write_table(table, row_group_size=len(table))
         if profiling is not None:
             profiling.join()
@@ -298,7 +309,10 @@ class ShardWriter:
             records=self._records,
             tokens=self._tokens,
             profile=self._profile,
+            record_root=self._record_tree.root() if self._record_tree is not None else None,
         )
+        if self._record_roots:
+            self._record_tree = RecordRootBuilder()
         if self.v2:
             self._profile = RecordProfile()
         self._writer, self._file, self._hasher, self._path = None, None, None, None

@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from manifests.records import RecordRootBuilder, record_leaf_hashes
 from registry import limits
 from registry.catalogue.licences import known_licence_ids, normalise_expression
 from registry.db.models import Source
 from registry.entities.shards import IngestReport, ShardIn
 from registry.errors import InvalidInput
 from registry.faults import crash_point
+from registry.proofs.record_roots import store_record_roots
 from registry.shards import file_locks
 from registry.shards.aggregates import record_profiles
 from registry.shards.datasets import ensure_dataset, parse_ref
@@ -114,6 +116,7 @@ def ingest_paths(
     progress: Progress | None = None,
     fields: RecordFields | None = None,
     signals_unknown: str = "allow",
+    record_roots: bool = True,
 ) -> IngestReport:
     """Ingest files, globs and directories (JSONL, Parquet, CSV, text, ``save_to_disk`` dirs).
 
@@ -135,8 +138,9 @@ def ingest_paths(
         files, format, text_field, per_line=per_line, progress=progress, records=records
     )
     return _ingest(
-        session, store, texts, source, dataset, shard_size, total_in, records, signals_unknown
-    )
+        session, store, texts, source, dataset, shard_size, total_in, records, signals_unknown,
+        record_roots=record_roots,
+    )  # fmt: skip
 
 
 def ingest_dataset(
@@ -255,7 +259,11 @@ def _ingest(
     total_in: int,
     records: Records | None = None,
     signals_unknown: str = "allow",
+    *,
+    record_roots: bool = True,
 ) -> IngestReport:
+    """``record_roots=False`` leaves the shards' record roots to be computed when a /2
+    manifest needs them: only ``bench.record_proof`` turns it off, to measure their cost."""
     started = time.perf_counter()
     src = storable_source(session, source)
     parse_ref(dataset)  # a malformed name fails before any work
@@ -273,7 +281,11 @@ def _ingest(
             staged.append((shard, staging.keep(shard.path)))
 
         writer = ShardWriter(
-            staging.path, keep, shard_bytes=shard_size, records=records is not None
+            staging.path,
+            keep,
+            shard_bytes=shard_size,
+            records=records is not None,
+            record_roots=record_roots,
         )
         try:
             for batch in prefetch(texts):
@@ -327,7 +339,9 @@ def register_shard_files(
         for path in files:
             records = tokens = 0
             profile: RecordProfile | None = None
+            tree = RecordRootBuilder()  # the record tree, from the ids read here anyway
             for batch in read_canonical(path):
+                tree.add_leaf_hashes(record_leaf_hashes(batch.column(0).to_pylist()))
                 texts = check_text(batch.column(1), str(path), "text", records)  # UTF-8, size
                 if batch.num_columns > 2:  # v2: profiled here, as ingest does while writing
                     profile = profile or RecordProfile()
@@ -339,7 +353,8 @@ def register_shard_files(
             if profile is None and _is_v2(path):
                 profile = RecordProfile()  # a v2 file without records
             digest, size, where = staging.copy_in(path)
-            staged.append((WrittenShard(digest, path, size, records, tokens, profile), where))
+            shard = WrittenShard(digest, path, size, records, tokens, profile, tree.root())
+            staged.append((shard, where))
             if progress:
                 progress(size)
         report = _place_and_register(session, store, src, dataset, staged, "dataset.register")
@@ -413,6 +428,7 @@ def _place_and_register(
         for w in unique.values()
     ]  # fmt: skip
     registered = register_shards(session, store, items, audit_as=audit_as)
+    store_record_roots(session, {i: w.record_root for i, w in unique.items() if w.record_root})
     record_profiles(session, [(i, w.profile) for i, w in unique.items() if w.profile is not None])
     ds, created = ensure_dataset(session, dataset)  # an empty input still declares its dataset
     created = created or bool(registered.datasets_created)

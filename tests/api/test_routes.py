@@ -94,10 +94,15 @@ def test_openapi_lists_every_route_with_its_responses(client: httpx.Client) -> N
             op = schema["paths"][route.path_format][method.lower()]
             statuses = set(op["responses"])
             assert any(s.startswith("2") for s in statuses), (route.path, method)
-            # public: health, disclosures and their signatures, the keys and audit checkpoints
-            if route.path in ("/healthz", "/keys", "/audit/checkpoints") or route.path.startswith(
-                "/disclosures"
-            ):
+            # public: health, disclosures and their signatures, the keys and audit checkpoints,
+            # and record proofs of published manifests
+            public = (
+                "/healthz",
+                "/keys",
+                "/audit/checkpoints",
+                "/manifests/{digest}/records/proof",
+            )
+            if route.path in public or route.path.startswith("/disclosures"):
                 assert "security" not in op and "401" not in statuses, (route.path, method)
             else:
                 assert {"401", "403"} <= statuses, (route.path, method)

@@ -230,7 +230,7 @@ def test_missing_nested_field_is_named(path: list[Any], match: str) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "match"),
     [
-        (["schema"], "provreg.manifest/2", "schema"),
+        (["schema"], "provreg.manifest/3", "schema"),
         (["extra"], 1, "'extra'"),
         (["merkle", "extra"], 1, "'extra'"),
         (["name"], "", "name"),
