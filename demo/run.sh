@@ -154,6 +154,14 @@ for x in r["licences"]:
     print(f"record licence {x['licence']}: {x['records']} records, {x['tokens']} tokens")
 PY
 
+step "prove one crawl record is in crawl-research (manifest /2), and check the proof offline"
+# Each Merkle leaf commits to a shard and the root of a tree over its record ids, so one record's
+# proof is two short audit paths: anyone checks it with the manifest alone (docs/manifest-format.md).
+provreg manifest export crawl-research | awk 'NR == 1' > "$OUT/crawl-manifest.json"
+URL=$(python -c 'import json, sys; print(json.loads(sys.stdin.readline())["url"])' < "$OUT/crawl.jsonl")
+provreg record prove crawl-research --url "$URL" --out "$OUT/record-proof.json"
+provreg record verify-proof "$OUT/record-proof.json" --manifest "$OUT/crawl-manifest.json"
+
 step "takedown: train on the crawl, then one author (grace) asks for her records to be removed"
 provreg train --manifest crawl-research --config tiny --steps 10 --batch-size 4 \
     --checkpoint-every 10 --out "$OUT/crawl.safetensors" >/dev/null
