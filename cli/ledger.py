@@ -30,8 +30,11 @@ def settle(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Turn a completed run's consumption into ledger entries; settling again adds nothing."""
+    from registry.config import get_settings
+    from registry.shards.store import ShardStore
+
     with tx() as session:
-        out = ledger.settle_run(session, run)
+        out = ledger.settle_run(session, run, store=ShardStore(get_settings().store))
 
     def human() -> None:
         table(

@@ -132,3 +132,30 @@ class PublicAggregateOut(Entity):
     manifest_hash: str | None
     contributors_compensated: int
     totals: tuple[Money, ...]
+
+
+class RecordUsageOut(Entity):
+    """One of the contributor's records a run consumed, and how many of its tokens."""
+
+    record_id: str
+    url: str | None
+    source: str
+    author: str
+    tokens: int
+
+
+class RunUsageOut(Entity):
+    """What one run consumed of the contributor's records (under one manifest)."""
+
+    run_id: str
+    manifest_hash: str
+    tokens: int
+    records: tuple[RecordUsageOut, ...]
+
+
+class UsageOut(Entity):
+    """A contributor's usage: per settled run, the records of theirs it consumed, exactly."""
+
+    contributor: str
+    tokens: int
+    runs: tuple[RunUsageOut, ...]
