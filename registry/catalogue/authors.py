@@ -30,8 +30,10 @@ def ensure_authors(session: Session, shard_authors: Iterable[tuple[str, str]]) -
     source_of: dict[str, int] = {}
     for chunk in chunked(sorted(shards)):
         source_of.update(
-            tuple(r)
-            for r in session.execute(select(Shard.id, Shard.source_id).where(Shard.id.in_(chunk)))
+            (a, b)
+            for a, b in session.execute(
+                select(Shard.id, Shard.source_id).where(Shard.id.in_(chunk))
+            )
         )
     wanted = {(source_of[sid], author) for sid, author in pairs}
     if not wanted:
@@ -49,8 +51,8 @@ def ensure_authors(session: Session, shard_authors: Iterable[tuple[str, str]]) -
     ids: dict[str, int] = {}
     for chunk in chunked(new_names):
         ids.update(
-            tuple(r)
-            for r in session.execute(
+            (a, b)
+            for a, b in session.execute(
                 select(Contributor.name, Contributor.id).where(Contributor.name.in_(chunk))
             )
         )
@@ -128,8 +130,8 @@ def _source_names(session: Session, source_ids: set[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for chunk in chunked(sorted(source_ids)):
         out.update(
-            tuple(r)
-            for r in session.execute(select(Source.id, Source.name).where(Source.id.in_(chunk)))
+            (a, b)
+            for a, b in session.execute(select(Source.id, Source.name).where(Source.id.in_(chunk)))
         )
     return out
 
