@@ -151,14 +151,17 @@ def parse_pay_authors(text: str) -> Decimal:
 
 
 def _pay_share(value: str | Decimal) -> Decimal:
-    return parse_decimal(
-        value,
-        what="authors' share (pay authors)",
-        allow_zero=False,
-        max_value=None,
-        max_places=MAX_SHARE_PLACES,
-        max_integer_digits=1,
-    )
+    try:
+        return parse_decimal(
+            value,
+            what="authors' share (pay authors)",
+            allow_zero=False,
+            max_value=None,
+            max_places=MAX_SHARE_PLACES,
+            max_integer_digits=1,
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, field="source.pay_authors") from exc
 
 
 def _check_pay_authors(value: Decimal | None, has_contributors: bool) -> Decimal | None:
@@ -174,7 +177,7 @@ def _check_pay_authors(value: Decimal | None, has_contributors: bool) -> Decimal
         raise InvalidInput(
             f"authors take {pay} of the source's earnings: the rest needs source-level "
             "contributors whose shares sum to 1",
-            field="source.pay_authors",
+            field="source.contributors",
         )
     return pay
 

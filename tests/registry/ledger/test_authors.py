@@ -99,13 +99,8 @@ def _paid(tx: Any, run_id: str) -> dict[str, int]:
 def test_authors_become_contributors_on_first_ingest(session_factory: Any, tmp_path: Path) -> None:
     _world(session_factory, tmp_path)
     with session_factory() as s:
-        made = dict(
-            s.execute(
-                select(Contributor.name, Contributor.kind).where(Contributor.kind == "author")
-            )
-            .tuples()
-            .all()
-        )
+        query = select(Contributor.name, Contributor.kind).where(Contributor.kind == "author")
+        made = {name: kind for name, kind in s.execute(query)}
     assert made == {"forum:ann": "author", "forum:bob": "author"}  # no contributor for no author
 
 
