@@ -1,5 +1,5 @@
 """author pay: sources.pay_authors, contributor kind author, source authors -> contributors,
-per-(run, shard, author) consumption derived at settlement
+per-(run, source, author) consumption derived at settlement
 
 Revision ID: 0010
 Revises: 0009
@@ -49,7 +49,7 @@ def upgrade() -> None:
     op.create_table(
         "author_consumption",
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("shard_id", sa.String(length=64), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=False),
         sa.Column("tokens", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
@@ -59,9 +59,11 @@ def upgrade() -> None:
             name=op.f("fk_author_consumption_run_id_training_runs"),
         ),
         sa.ForeignKeyConstraint(
-            ["shard_id"], ["shards.id"], name=op.f("fk_author_consumption_shard_id_shards")
+            ["source_id"], ["sources.id"], name=op.f("fk_author_consumption_source_id_sources")
         ),
-        sa.PrimaryKeyConstraint("run_id", "shard_id", "author", name=op.f("pk_author_consumption")),
+        sa.PrimaryKeyConstraint(
+            "run_id", "source_id", "author", name=op.f("pk_author_consumption")
+        ),
     )
 
 

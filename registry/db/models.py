@@ -338,17 +338,18 @@ class Consumption(Base):
 
 
 class AuthorConsumption(Base):
-    """Tokens and records of one shard, by one author, that one run fed to the optimizer.
+    """Tokens and records of one source, by one author, that one run fed to the optimizer.
 
-    Derived once, when the run is settled, from the run's consumption of the shard and the
+    Derived once, when the run is settled, from the run's consumption of each shard and the
     shard's records in file order (``registry.ledger.attribution``); the author ``""`` holds
-    the tokens of records without an author. Summed over authors it equals the consumption.
+    the tokens of records without an author. Summed over authors it equals the run's
+    consumption of the source.
     """
 
     __tablename__ = "author_consumption"
 
     run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), primary_key=True)
-    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
     author: Mapped[str] = mapped_column(String(200), primary_key=True)
     tokens: Mapped[int] = mapped_column(BigInteger)
     records: Mapped[int] = mapped_column(BigInteger)

@@ -16,10 +16,11 @@ The rule is written down in ``docs/ledger.md``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
@@ -49,8 +50,8 @@ def author_tokens(
 ) -> dict[int, dict[str, int]]:
     """Tokens consumed per (source, author key) for the run, derived once and then stored.
 
-    A second settlement (or a statement) reads the stored rows (``author_consumption``); the
-    derivation writes them in the caller's transaction, beside the ledger entries.
+    A second settlement reads the stored rows (``author_consumption``); the derivation writes
+    them in the caller's transaction, beside the ledger entries.
 
     Raises:
         InvalidInput: the run counted tokens with another tokenizer than the shards'.
@@ -63,12 +64,9 @@ def author_tokens(
         _derive(session, run, ids, store)
     out: dict[int, dict[str, int]] = defaultdict(dict)
     for chunk in chunked(ids):
-        query = (
-            select(Shard.source_id, AuthorConsumption.author, func.sum(AuthorConsumption.tokens))
-            .join(Shard, Shard.id == AuthorConsumption.shard_id)
-            .where(AuthorConsumption.run_id == run.id, Shard.source_id.in_(chunk))
-            .group_by(Shard.source_id, AuthorConsumption.author)
-        )
+        query = select(
+            AuthorConsumption.source_id, AuthorConsumption.author, AuthorConsumption.tokens
+        ).where(AuthorConsumption.run_id == run.id, AuthorConsumption.source_id.in_(chunk))
         for sid, author, tokens in session.execute(query):
             out[sid][author] = int(tokens)
     return dict(out)
@@ -82,82 +80,120 @@ def _derived(session: Session, run_id: str) -> bool:
 def _derive(
     session: Session, run: TrainingRun, source_ids: list[int], store: ShardStore | None
 ) -> None:
-    """Write the run's per-(shard, author) consumption of every shard of those sources."""
+    """Write the run's per-(source, author) consumption of those sources.
+
+    Whole passes are summed in the database (``shard_authors`` x passes, one GROUP BY); only
+    shards read in part are opened, and their prefixes added in Python.
+    """
     if run.tokenizer != TOKENIZER:
         raise InvalidInput(
             f"run {run.id!r} counted tokens with {run.tokenizer!r}; paying authors needs the "
             f"shards' own token counts ({TOKENIZER})",
             field="run.tokenizer",
         )
-    uses = [
-        (shard, c.tokens, c.records)
-        for chunk in chunked(source_ids)
-        for c, shard in session.execute(
-            select(Consumption, Shard)
-            .join(Shard, Shard.id == Consumption.shard_id)
-            .where(Consumption.run_id == run.id, Shard.source_id.in_(chunk), Consumption.tokens > 0)
-        )
+    sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for chunk in chunked(source_ids):
+        _check_whole_passes(session, run.id, chunk)
+        for sid, author, tokens, records in session.execute(_whole_pass_sums(run.id, chunk)):
+            sums[(sid, author)][0] += int(tokens)
+            sums[(sid, author)][1] += int(records)
+        for shard, tokens, records in session.execute(_partial(run.id, chunk)):
+            rest = tokens % shard.tokens if shard.tokens else tokens
+            done = records - (tokens - rest) // shard.tokens * shard.records if shard.tokens else 0
+            for use in prefix_uses(store, shard, rest):  # rest < a pass: passes is 0 or 1
+                key = (shard.source_id, use.author or NO_AUTHOR)
+                sums[key][0] += use.tokens
+                sums[key][1] += use.passes
+                done -= use.passes
+            if done != 0:
+                raise _not_prefix(run.id, shard.id)
+    rows = [
+        {"run_id": run.id, "source_id": sid, "author": author, "tokens": t, "records": r}
+        for (sid, author), (t, r) in sorted(sums.items())
+        if t or r
     ]
-    per_author = _whole_pass_sums(session, [s.id for s, t, _ in uses if t >= s.tokens])
-    rows: list[dict[str, object]] = []
-    for shard, tokens, records in sorted(uses, key=lambda u: u[0].id):
-        passes, rest = divmod(tokens, shard.tokens) if shard.tokens else (0, tokens)
-        sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        if passes:
-            for author, (a_tokens, a_records) in per_author.get(shard.id, {}).items():
-                sums[author][0] += passes * a_tokens
-                sums[author][1] += passes * a_records
-        if rest:
-            _add_prefix(sums, store, shard, rest, records - passes * shard.records)
-        elif records != passes * shard.records:
-            raise _not_prefix(run.id, shard.id)
-        for author, (a_tokens, a_records) in sums.items():
-            if a_tokens or a_records:
-                rows.append(
-                    {"run_id": run.id, "shard_id": shard.id, "author": author}
-                    | {"tokens": a_tokens, "records": a_records}
-                )
     for part in chunked(rows, 5000):
         session.execute(insert(AuthorConsumption), list(part))
 
 
-def _whole_pass_sums(
-    session: Session, shard_ids: list[str]
-) -> dict[str, dict[str, tuple[int, int]]]:
-    """Each shard's tokens and records per author, ``""`` holding those without an author."""
-    out: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for chunk in chunked(sorted(shard_ids)):
-        for sid, author, tokens, records in session.execute(
-            select(
-                ShardAuthor.shard_id, ShardAuthor.author, ShardAuthor.tokens, ShardAuthor.records
-            ).where(ShardAuthor.shard_id.in_(chunk))
-        ):
-            out[sid][author] = (int(tokens), int(records))
-    for chunk in chunked(sorted(shard_ids)):
-        for sid, tokens, records in session.execute(
-            select(Shard.id, Shard.tokens, Shard.records).where(Shard.id.in_(chunk))
-        ):
-            got = out[sid]
-            left = (
-                tokens - sum(t for t, _ in got.values()),
-                records - sum(r for _, r in got.values()),
-            )
-            if left != (0, 0):
-                got[NO_AUTHOR] = left
-    return out
+def _passes() -> Any:
+    return Consumption.tokens // Shard.tokens
 
 
-def _add_prefix(
-    sums: dict[str, list[int]], store: ShardStore | None, shard: Shard, tokens: int, records: int
-) -> None:
-    """Add the first ``tokens`` of the shard in file order, which complete ``records`` records."""
-    for use in prefix_uses(store, shard, tokens):  # tokens < a pass: passes is 0 or 1
-        key = use.author or NO_AUTHOR
-        sums[key][0] += use.tokens
-        records -= use.passes
-        sums[key][1] += use.passes
-    if records != 0:
-        raise _not_prefix("", shard.id)
+def _consumed(run_id: str, source_ids: Sequence[int]) -> list[Any]:
+    return [
+        Consumption.run_id == run_id,
+        Shard.source_id.in_(source_ids),
+        Consumption.tokens > 0,
+        Shard.tokens > 0,
+    ]
+
+
+def _whole_pass_sums(run_id: str, source_ids: Sequence[int]) -> Any:
+    """Per (source, author): passes x the shard's per-author sums, over the run's shards; the
+    tokens of records without an author (shard total - authors' sum) as author ``""``."""
+    authored = (
+        select(
+            Shard.source_id.label("sid"),
+            ShardAuthor.author.label("author"),
+            (_passes() * ShardAuthor.tokens).label("tokens"),
+            (_passes() * ShardAuthor.records).label("records"),
+        )
+        .select_from(Consumption)
+        .join(Shard, Shard.id == Consumption.shard_id)
+        .join(ShardAuthor, ShardAuthor.shard_id == Shard.id)
+        .where(*_consumed(run_id, source_ids))
+    )
+    per_shard = (
+        select(
+            ShardAuthor.shard_id.label("shard_id"),
+            func.sum(ShardAuthor.tokens).label("tokens"),
+            func.sum(ShardAuthor.records).label("records"),
+        )
+        .group_by(ShardAuthor.shard_id)
+        .subquery()
+    )
+    unauthored = (
+        select(
+            Shard.source_id.label("sid"),
+            literal(NO_AUTHOR).label("author"),
+            (_passes() * (Shard.tokens - func.coalesce(per_shard.c.tokens, 0))).label("tokens"),
+            (_passes() * (Shard.records - func.coalesce(per_shard.c.records, 0))).label("records"),
+        )
+        .select_from(Consumption)
+        .join(Shard, Shard.id == Consumption.shard_id)
+        .outerjoin(per_shard, per_shard.c.shard_id == Shard.id)
+        .where(*_consumed(run_id, source_ids))
+    )
+    both = union_all(authored, unauthored).subquery()
+    return select(
+        both.c.sid, both.c.author, func.sum(both.c.tokens), func.sum(both.c.records)
+    ).group_by(both.c.sid, both.c.author)
+
+
+def _partial(run_id: str, source_ids: Sequence[int]) -> Any:
+    """The run's shards of those sources read in part: (shard, tokens, records)."""
+    return (
+        select(Shard, Consumption.tokens, Consumption.records)
+        .join(Consumption, Consumption.shard_id == Shard.id)
+        .where(*_consumed(run_id, source_ids), Consumption.tokens % Shard.tokens != 0)
+    )
+
+
+def _check_whole_passes(session: Session, run_id: str, source_ids: Sequence[int]) -> None:
+    """A shard read in whole passes only must have completed passes x its records."""
+    bad = session.scalars(
+        select(Shard.id)
+        .join(Consumption, Consumption.shard_id == Shard.id)
+        .where(
+            *_consumed(run_id, source_ids),
+            Consumption.tokens % Shard.tokens == 0,
+            Consumption.records != _passes() * Shard.records,
+        )
+        .limit(1)
+    ).first()
+    if bad is not None:
+        raise _not_prefix(run_id, bad)
 
 
 def prefix_uses(store: ShardStore | None, shard: Shard, tokens: int) -> list[RecordUse]:

@@ -17,6 +17,7 @@ from registry.db.models import (
     AuthorConsumption,
     Consumption,
     Shard,
+    ShardAuthor,
     Source,
     SourceAuthor,
     TrainingRun,
@@ -27,7 +28,7 @@ from registry.shards.store import ShardStore
 
 
 def usage(session: Session, name: str, *, store: ShardStore | None) -> UsageOut:
-    """The contributor's consumed records per settled run, in run id then file order.
+    """The contributor's consumed records per settled run, in run id, shard id, then file order.
 
     Raises:
         NotFound: an unknown contributor.
@@ -42,26 +43,34 @@ def usage(session: Session, name: str, *, store: ShardStore | None) -> UsageOut:
     per_run: dict[str, list[RecordUsageOut]] = defaultdict(list)
     tokens: dict[str, int] = defaultdict(int)
     for source_id, author, source in keys:
-        query = (
-            select(AuthorConsumption, Shard, Consumption.tokens)
-            .join(Shard, Shard.id == AuthorConsumption.shard_id)
-            .join(
-                Consumption,
-                (Consumption.run_id == AuthorConsumption.run_id)
-                & (Consumption.shard_id == AuthorConsumption.shard_id),
-            )
-            .where(Shard.source_id == source_id, AuthorConsumption.author == author)
-            .order_by(AuthorConsumption.run_id, Shard.id)
+        settled = select(AuthorConsumption.run_id, AuthorConsumption.tokens).where(
+            AuthorConsumption.source_id == source_id, AuthorConsumption.author == author
         )
-        for use, shard, consumed in session.execute(query):
-            tokens[use.run_id] += use.tokens
-            per_run[use.run_id] += [
-                RecordUsageOut(
-                    record_id=r.record_id, url=r.url, source=source, author=author, tokens=r.tokens
+        for run_id, run_tokens in session.execute(settled):
+            tokens[run_id] += run_tokens
+            shards = (
+                select(Shard, Consumption.tokens)
+                .join(Consumption, Consumption.shard_id == Shard.id)
+                .join(ShardAuthor, ShardAuthor.shard_id == Shard.id)
+                .where(
+                    Consumption.run_id == run_id,
+                    Shard.source_id == source_id,
+                    ShardAuthor.author == author,
                 )
-                for r in record_uses(store, shard, consumed)
-                if r.author == author and r.tokens
-            ]
+                .order_by(Shard.id)
+            )
+            for shard, consumed in session.execute(shards):
+                per_run[run_id] += [
+                    RecordUsageOut(
+                        record_id=r.record_id,
+                        url=r.url,
+                        source=source,
+                        author=author,
+                        tokens=r.tokens,
+                    )
+                    for r in record_uses(store, shard, consumed)
+                    if r.author == author and r.tokens
+                ]
     manifests = _manifests(session, sorted(per_run))
     runs = tuple(
         RunUsageOut(

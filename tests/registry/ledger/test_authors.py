@@ -116,7 +116,7 @@ def test_two_epochs_and_a_cut_record_pay_authors_exactly(
         query = select(AuthorConsumption.author, AuthorConsumption.tokens)
         by_author = {author: tokens for author, tokens in s.execute(query)}
     # ann 10+40+10, bob 20+20, no author 30+15: the sum is the shard's consumption
-    assert by_author == {"ann": 60, "bob": 40, "": 45}
+    assert by_author == {"ann": 60, "bob": 40, "": 45}  # of the source (its one shard)
     assert sum(by_author.values()) == 145
     # 145 tokens x 0.1 cent = 14.5 -> 14 (half even). Weights x145: ann 0.7x60=42, bob 28,
     # pub (145-70)x0.6=45, ops 30. Exact: 4.055, 2.703, 4.345, 2.897 -> floors 4,2,4,2 (12);
