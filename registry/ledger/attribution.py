@@ -16,16 +16,17 @@ The rule is written down in ``docs/ledger.md``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, union_all
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
 from registry.db.models import AuthorConsumption, Consumption, Shard, ShardAuthor, TrainingRun
 from registry.errors import Conflict, InvalidInput
+from registry.ledger.consumption import SourceUse
 from registry.shards.format import FORMAT_V2
 from registry.shards.store import ShardStore
 from registry.shards.token_count import TOKENIZER
@@ -46,7 +47,7 @@ class RecordUse:
 
 
 def author_tokens(
-    session: Session, run: TrainingRun, source_ids: Iterable[int], store: ShardStore | None
+    session: Session, run: TrainingRun, uses: Mapping[int, SourceUse], store: ShardStore | None
 ) -> dict[int, dict[str, int]]:
     """Tokens consumed per (source, author key) for the run, derived once and then stored.
 
@@ -57,11 +58,11 @@ def author_tokens(
         InvalidInput: the run counted tokens with another tokenizer than the shards'.
         Conflict: a shard's consumption is not whole passes plus one prefix in file order.
     """
-    ids = sorted(set(source_ids))
+    ids = sorted(uses)
     if not ids:
         return {}
     if not _derived(session, run.id):
-        _derive(session, run, ids, store)
+        _derive(session, run, uses, store)
     out: dict[int, dict[str, int]] = defaultdict(dict)
     for chunk in chunked(ids):
         query = select(
@@ -78,12 +79,13 @@ def _derived(session: Session, run_id: str) -> bool:
 
 
 def _derive(
-    session: Session, run: TrainingRun, source_ids: list[int], store: ShardStore | None
+    session: Session, run: TrainingRun, uses: Mapping[int, SourceUse], store: ShardStore | None
 ) -> None:
     """Write the run's per-(source, author) consumption of those sources.
 
     Whole passes are summed in the database (``shard_authors`` x passes, one GROUP BY); only
-    shards read in part are opened, and their prefixes added in Python.
+    shards read in part are opened, and their prefixes added in Python. What no author's
+    records account for is the author ``""``: the source's consumption minus the authors' sum.
     """
     if run.tokenizer != TOKENIZER:
         raise InvalidInput(
@@ -92,18 +94,22 @@ def _derive(
             field="run.tokenizer",
         )
     sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for chunk in chunked(source_ids):
-        _check_whole_passes(session, run.id, chunk)
+    for sid, total in uses.items():
+        sums[(sid, NO_AUTHOR)] = [total.tokens, total.records]
+    for chunk in chunked(sorted(uses)):
         for sid, author, tokens, records in session.execute(_whole_pass_sums(run.id, chunk)):
-            sums[(sid, author)][0] += int(tokens)
-            sums[(sid, author)][1] += int(records)
-        for shard, tokens, records in session.execute(_partial(run.id, chunk)):
-            rest = tokens % shard.tokens if shard.tokens else tokens
-            done = records - (tokens - rest) // shard.tokens * shard.records if shard.tokens else 0
+            _move(sums, sid, author, int(tokens), int(records))
+        irregular = [sid for sid in chunk if uses[sid].irregular]
+        if not irregular:
+            continue
+        for shard, tokens, records in session.execute(_irregular(run.id, irregular)):
+            rest = tokens % shard.tokens
+            done = records - (tokens - rest) // shard.tokens * shard.records
+            if rest == 0:
+                raise _not_prefix(run.id, shard.id)
             for use in prefix_uses(store, shard, rest):  # rest < a pass: passes is 0 or 1
-                key = (shard.source_id, use.author or NO_AUTHOR)
-                sums[key][0] += use.tokens
-                sums[key][1] += use.passes
+                if use.author:
+                    _move(sums, shard.source_id, use.author, use.tokens, use.passes)
                 done -= use.passes
             if done != 0:
                 raise _not_prefix(run.id, shard.id)
@@ -114,6 +120,15 @@ def _derive(
     ]
     for part in chunked(rows, 5000):
         session.execute(insert(AuthorConsumption), list(part))
+
+
+def _move(sums: dict[tuple[int, str], list[int]], sid: int, author: str, t: int, r: int) -> None:
+    """Count ``t`` tokens and ``r`` records of the source for ``author``, not for nobody."""
+    mine, nobody = sums[(sid, author)], sums[(sid, NO_AUTHOR)]
+    mine[0] += t
+    mine[1] += r
+    nobody[0] -= t
+    nobody[1] -= r
 
 
 def _passes() -> Any:
@@ -130,70 +145,34 @@ def _consumed(run_id: str, source_ids: Sequence[int]) -> list[Any]:
 
 
 def _whole_pass_sums(run_id: str, source_ids: Sequence[int]) -> Any:
-    """Per (source, author): passes x the shard's per-author sums, over the run's shards; the
-    tokens of records without an author (shard total - authors' sum) as author ``""``."""
-    authored = (
+    """Per (source, author): whole passes x the shard's per-author sums, over the run's shards."""
+    return (
         select(
-            Shard.source_id.label("sid"),
-            ShardAuthor.author.label("author"),
-            (_passes() * ShardAuthor.tokens).label("tokens"),
-            (_passes() * ShardAuthor.records).label("records"),
+            Shard.source_id,
+            ShardAuthor.author,
+            func.sum(_passes() * ShardAuthor.tokens),
+            func.sum(_passes() * ShardAuthor.records),
         )
         .select_from(Consumption)
         .join(Shard, Shard.id == Consumption.shard_id)
         .join(ShardAuthor, ShardAuthor.shard_id == Shard.id)
         .where(*_consumed(run_id, source_ids))
+        .group_by(Shard.source_id, ShardAuthor.author)
     )
-    per_shard = (
-        select(
-            ShardAuthor.shard_id.label("shard_id"),
-            func.sum(ShardAuthor.tokens).label("tokens"),
-            func.sum(ShardAuthor.records).label("records"),
-        )
-        .group_by(ShardAuthor.shard_id)
-        .subquery()
-    )
-    unauthored = (
-        select(
-            Shard.source_id.label("sid"),
-            literal(NO_AUTHOR).label("author"),
-            (_passes() * (Shard.tokens - func.coalesce(per_shard.c.tokens, 0))).label("tokens"),
-            (_passes() * (Shard.records - func.coalesce(per_shard.c.records, 0))).label("records"),
-        )
-        .select_from(Consumption)
-        .join(Shard, Shard.id == Consumption.shard_id)
-        .outerjoin(per_shard, per_shard.c.shard_id == Shard.id)
-        .where(*_consumed(run_id, source_ids))
-    )
-    both = union_all(authored, unauthored).subquery()
-    return select(
-        both.c.sid, both.c.author, func.sum(both.c.tokens), func.sum(both.c.records)
-    ).group_by(both.c.sid, both.c.author)
 
 
-def _partial(run_id: str, source_ids: Sequence[int]) -> Any:
-    """The run's shards of those sources read in part: (shard, tokens, records)."""
+def _irregular(run_id: str, source_ids: Sequence[int]) -> Any:
+    """The run's shards read in part, or whose completed records are not passes x records:
+    (shard, tokens, records). One scan; the second kind is refused."""
     return (
         select(Shard, Consumption.tokens, Consumption.records)
         .join(Consumption, Consumption.shard_id == Shard.id)
-        .where(*_consumed(run_id, source_ids), Consumption.tokens % Shard.tokens != 0)
-    )
-
-
-def _check_whole_passes(session: Session, run_id: str, source_ids: Sequence[int]) -> None:
-    """A shard read in whole passes only must have completed passes x its records."""
-    bad = session.scalars(
-        select(Shard.id)
-        .join(Consumption, Consumption.shard_id == Shard.id)
         .where(
             *_consumed(run_id, source_ids),
-            Consumption.tokens % Shard.tokens == 0,
-            Consumption.records != _passes() * Shard.records,
+            (Consumption.tokens % Shard.tokens != 0)
+            | (Consumption.records != _passes() * Shard.records),
         )
-        .limit(1)
-    ).first()
-    if bad is not None:
-        raise _not_prefix(run_id, bad)
+    )
 
 
 def prefix_uses(store: ShardStore | None, shard: Shard, tokens: int) -> list[RecordUse]:

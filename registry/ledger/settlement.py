@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.catalogue.authors import author_contributors
-from registry.db.models import Consumption, LedgerEntry, TrainingRun
+from registry.db.models import LedgerEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.ledger import SettlementOut, SourceSettlementOut
 from registry.errors import Conflict, NotFound
 from registry.faults import crash_point
 from registry.ledger.allocation import per_mtok_exact, round_minor, to_minor_exact
 from registry.ledger.attribution import NO_AUTHOR, author_tokens
-from registry.ledger.consumption import first_flat_runs, tokens_by_source
+from registry.ledger.consumption import SourceUse, first_flat_runs, use_by_source
 from registry.ledger.entries import (
     EntryRow,
     entry_row,
@@ -81,10 +81,11 @@ def settle_run(session: Session, run_id: str, *, store: ShardStore | None = None
             amount owed exceeds what the ledger holds (``money.MAX_LEDGER_MINOR``).
     """
     run = _completed_run(session, run_id)
-    tokens = tokens_by_source(session, Consumption.run_id == run_id)
+    uses = use_by_source(session, run_id)
+    tokens = {sid: u.tokens for sid, u in uses.items()}
     sources = load_terms(session, tokens)
     refuse_sources_without_terms(sources.values(), f"run {run_id!r}")
-    _attribute(session, run, sources, store)
+    _attribute(session, run, sources, uses, store)
     prices = _price(session, run, sources, tokens)
     rows = _split(run, prices, utcnow())
     for currency, amount in totals(rows).items():  # the ledger's figures are exact JSON numbers
@@ -109,10 +110,14 @@ def _completed_run(session: Session, run_id: str) -> TrainingRun:
 
 
 def _attribute(
-    session: Session, run: TrainingRun, sources: dict[int, SourceTerms], store: ShardStore | None
+    session: Session,
+    run: TrainingRun,
+    sources: dict[int, SourceTerms],
+    uses: dict[int, SourceUse],
+    store: ShardStore | None,
 ) -> None:
     """Give each author-paying source its payees' tokens: author key -> contributor."""
-    paying = [s.id for s in sources.values() if s.pay_authors is not None and s.model]
+    paying = {s.id: uses[s.id] for s in sources.values() if s.pay_authors is not None and s.model}
     by_source = author_tokens(session, run, paying, store)
     contributors = author_contributors(session, paying)
     for sid, per_author in by_source.items():
