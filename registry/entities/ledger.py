@@ -98,6 +98,7 @@ class RunSubtotal(Entity):
     amount_minor: int
     entries: int
     tokenizer: str | None = None  # a run's: the tokens it was priced by are counted in it
+    record_tokens: int | None = None  # tokens the run consumed from this contributor's records
 
 
 class SourceSubtotal(Entity):

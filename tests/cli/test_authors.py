@@ -55,6 +55,7 @@ def test_pay_authors_link_and_usage(cli: Cli, engine: Engine, tmp_path: Path) ->
     cli("settle", "r1")  # 200 tokens = 20 cents: authors 10 (ann 1, robert 9), pub 10
     statement = json.loads(cli("statement", "robert", "--format", "json").output)
     assert statement["totals"][0]["amount_minor"] == 9
+    assert statement["by_run"][0]["record_tokens"] == 180  # bob's 2 passes of 90 tokens
     usage = json.loads(cli("contributor", "usage", "robert", "--json").output)
     assert usage["tokens"] == 180
     assert [(r["url"], r["tokens"]) for r in usage["runs"][0]["records"]] == [
