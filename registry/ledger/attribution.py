@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
@@ -32,6 +32,7 @@ from registry.shards.store import ShardStore
 from registry.shards.token_count import TOKENIZER
 
 NO_AUTHOR = ""
+_TABLE = AuthorConsumption.metadata.tables["author_consumption"]  # Core: bulk inserts skip the ORM
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +98,14 @@ def _derive(
     for sid, total in uses.items():
         sums[(sid, NO_AUTHOR)] = [total.tokens, total.records]
     for chunk in chunked(sorted(uses)):
-        for sid, author, tokens, records in session.execute(_whole_pass_sums(run.id, chunk)):
+        irregular: set[int] = set()
+        for sid, author, tokens, records, odd in session.execute(_whole_pass_sums(run.id, chunk)):
             _move(sums, sid, author, int(tokens), int(records))
-        irregular = [sid for sid in chunk if uses[sid].irregular]
+            if odd:
+                irregular.add(sid)
         if not irregular:
             continue
-        for shard, tokens, records in session.execute(_irregular(run.id, irregular)):
+        for shard, tokens, records in session.execute(_irregular(run.id, sorted(irregular))):
             rest = tokens % shard.tokens
             done = records - (tokens - rest) // shard.tokens * shard.records
             if rest == 0:
@@ -118,8 +121,8 @@ def _derive(
         for (sid, author), (t, r) in sorted(sums.items())
         if t or r
     ]
-    for part in chunked(rows, 5000):
-        session.execute(insert(AuthorConsumption), list(part))
+    if rows:
+        session.execute(insert(_TABLE), rows)  # Core executemany: no ORM bookkeeping
 
 
 def _move(sums: dict[tuple[int, str], list[int]], sid: int, author: str, t: int, r: int) -> None:
@@ -145,13 +148,24 @@ def _consumed(run_id: str, source_ids: Sequence[int]) -> list[Any]:
 
 
 def _whole_pass_sums(run_id: str, source_ids: Sequence[int]) -> Any:
-    """Per (source, author): whole passes x the shard's per-author sums, over the run's shards."""
+    """Per (source, author): whole passes x the shard's per-author sums, over the run's shards,
+    and whether any of them was read in part or completed another number of records than
+    passes x records (those shards are opened, or refused, by ``_derive``)."""
+    odd = case(
+        (
+            (Consumption.tokens % Shard.tokens != 0)
+            | (Consumption.records != _passes() * Shard.records),
+            1,
+        ),
+        else_=0,
+    )
     return (
         select(
             Shard.source_id,
             ShardAuthor.author,
             func.sum(_passes() * ShardAuthor.tokens),
             func.sum(_passes() * ShardAuthor.records),
+            func.max(odd),
         )
         .select_from(Consumption)
         .join(Shard, Shard.id == Consumption.shard_id)

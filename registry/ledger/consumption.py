@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
@@ -31,43 +31,23 @@ def tokens_by_source(session: Session, *where: Any) -> dict[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class SourceUse:
-    """A run's consumption of one source: tokens, completed records, and how many of its
-    shards were not read in whole passes (those ``attribution`` must open or refuse)."""
+    """A run's consumption of one source: tokens and completed records."""
 
     tokens: int
     records: int
-    irregular: int
 
 
 def use_by_source(session: Session, run_id: str) -> dict[int, SourceUse]:
-    """``tokens_by_source`` for one run, with records and irregular shards, in the same scan:
-    settling a run reads its consumption rows once for pricing and for exact attribution."""
-    passes = Consumption.tokens // func.nullif(Shard.tokens, 0)
-    irregular = case(
-        (
-            (Shard.tokens == 0)
-            | (Consumption.tokens % func.nullif(Shard.tokens, 0) != 0)
-            | (Consumption.records != passes * Shard.records),
-            1,
-        ),
-        else_=0,
-    )
+    """``tokens_by_source`` for one run, with records, in the same scan: settling a run reads
+    its consumption rows once for pricing and for exact attribution."""
     query = (
-        select(
-            Shard.source_id,
-            func.sum(Consumption.tokens),
-            func.sum(Consumption.records),
-            func.sum(irregular),
-        )
+        select(Shard.source_id, func.sum(Consumption.tokens), func.sum(Consumption.records))
         .select_from(Consumption)
         .join(Shard, Shard.id == Consumption.shard_id)
         .where(Consumption.run_id == run_id)
         .group_by(Shard.source_id)
     )
-    return {
-        sid: SourceUse(int(t or 0), int(r or 0), int(i or 0))
-        for sid, t, r, i in session.execute(query)
-    }
+    return {sid: SourceUse(int(t or 0), int(r or 0)) for sid, t, r in session.execute(query)}
 
 
 def first_flat_runs(
