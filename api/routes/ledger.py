@@ -56,7 +56,9 @@ def contributor_statement(
     return ledger.statement(session, name, date_from=date_from, date_to=date_to)
 
 
-@router.get("/contributors/{name}/usage", response_model=UsageOut, responses=responses(*AUTH, 404))
+@router.get(
+    "/contributors/{name}/usage", response_model=UsageOut, responses=responses(*AUTH, 404, 422)
+)
 def contributor_usage(
     name: str, request: Request, session: SessionDep, token: ContributorDep
 ) -> UsageOut:
