@@ -223,11 +223,12 @@ def _human(out: StatementOut) -> None:
     )
     table(
         "by run or pool",
-        ["run / pool", "tokens counted in", "amount"],
+        ["run / pool", "tokens counted in", "tokens of their records", "amount"],
         [
             [
                 r.run_id or f"pool {r.pool_id}",
                 r.tokenizer or "-",
+                "-" if r.record_tokens is None else f"{r.record_tokens:,}",
                 format_minor(r.amount_minor, r.currency),
             ]
             for r in out.by_run
