@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from registry import auth, ledger
 from registry.db.engine import transaction
 from tests.api.conftest import Tokens
+from tests.conftest import snapshot
 from tests.registry.ledger.test_authors import URLS, _run, _world
 
 
@@ -44,3 +45,27 @@ def test_usage_is_visible_only_to_its_owner(
     assert "records" not in other.text and "https://" not in other.text
     stranger = client.get("/contributors/nobody/usage", headers=mine)
     assert stranger.status_code == 403  # refused before any lookup: no existence leak
+
+
+def test_source_registration_takes_pay_authors_and_refuses_bad_shares(
+    client: httpx.Client, api_tokens: Tokens, engine: Engine
+) -> None:
+    curator = api_tokens.auth("curator")
+    body = {
+        "name": "forum", "uri": "https://forum.example", "kind": "user-contributed",
+        "licence": "MIT", "contributors": [{"contributor": "token-holder", "share": "1"}],
+        "terms": {"model": "per-mtok", "amount": "1.50", "currency": "EUR"},
+    }  # fmt: skip
+    before = snapshot(engine)
+    for bad in ("0", "1.5", "-0.5"):
+        r = client.post("/sources", json=body | {"pay_authors": bad}, headers=curator)
+        assert r.status_code == 422, r.text
+        assert "authors' share" in r.json()["detail"]
+    r = client.post(
+        "/sources", json=body | {"pay_authors": "0.7", "contributors": []}, headers=curator
+    )
+    assert r.status_code == 422 and "source-level contributors" in r.json()["detail"]
+    assert snapshot(engine) == before
+    r = client.post("/sources", json=body | {"pay_authors": "0.7"}, headers=curator)
+    assert r.status_code == 201, r.text
+    assert r.json()["pay_authors"] == "0.7"

@@ -230,3 +230,37 @@ def test_bad_links_change_nothing(
     with pytest.raises(error, match=match), session_factory() as s:
         authors.link_author(s, ref, name)
     assert snapshot(engine) == before
+
+
+def test_one_person_in_two_sources_gets_one_statement(session_factory: Any, tmp_path: Path) -> None:
+    store, shard, _ = _world(session_factory, tmp_path, pay="1")
+    code = tmp_path / "code.jsonl"
+    code.write_text(json.dumps({"text": "e" * 49, "author": "bob"}) + "\n", "utf-8")  # 50 tokens
+    with session_factory() as s:
+        sources.add_source(
+            s,
+            sources.SourceIn(
+                name="code", uri="https://code.example", kind="user-contributed", licence="MIT",
+                terms=sources.parse_terms("per-mtok:1000:EUR"), pay_authors=Decimal(1),
+            ),
+        )  # fmt: skip
+        (other,) = ingest_paths(
+            s, store, [code], source="code", dataset="code@1", fields=RecordFields(author="author")
+        ).shard_ids
+        m2 = create_manifest(
+            s, ManifestIn(name="m2", intended_use="research", datasets=["forum@1", "code@1"])
+        )
+        for key in ("forum:bob", "code:bob"):
+            authors.link_author(s, key, "robert")
+    _run(session_factory, "r4", m2.hash, shard, 1000, 40)  # 10 passes: 100 cents, bob 200 tokens
+    with session_factory() as s:
+        s.execute(
+            insert(Consumption),
+            [{"run_id": "r4", "shard_id": other, "tokens": 100, "records": 2}],  # 10 cents
+        )
+    with session_factory() as s:
+        ledger.settle_run(s, "r4", store=store)
+        out = ledger.statement(s, "robert")
+    # forum: bob 200 of 1000 tokens -> 20 cents; code: bob's every token -> 10 cents
+    assert sorted((e.source, e.amount_minor) for e in out.entries) == [("code", 10), ("forum", 20)]
+    assert out.by_run[0].record_tokens == 200 + 100
