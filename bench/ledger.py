@@ -6,7 +6,10 @@
    contributors (10 per source) on a fresh SQLite file, through ``ledger.settle_run`` and a
    committed transaction. Baseline in the same run: DuckDB computing the same per-source token
    sums from Arrow tables of the same rows (its sqlite scanner cannot be downloaded here).
-2. A statement (``ledger.statement``) for one contributor among ``--ledger-rows`` ledger rows.
+2. Settle one run of ``--rows`` consumption rows whose records come from ``--authors``
+   authors (sources paying authors 0.7), ``--repeat`` times on fresh copies. Baseline after
+   each: DuckDB computing the same per-author sums from Arrow tables of the same rows.
+3. A statement (``ledger.statement``) for one contributor among ``--ledger-rows`` ledger rows.
    Baseline: the bare indexed SELECT of that contributor's rows through sqlite3.
 
 Build times are printed separately from the timed parts. Target: settle <= 10 s, statement
@@ -259,6 +262,146 @@ def bench_statement(workdir: Path, rows: int, contributors: int) -> None:
     print(f"statement: bare indexed SELECT {raw_med * 1000:.2f} ms; ratio {med / raw_med:.1f}x")
 
 
+AUTHOR_SOURCES = 10
+
+
+def build_authors_db(path: Path, rows: int, authors: int) -> None:
+    """``AUTHOR_SOURCES`` sources paying authors 0.7 (one source-level contributor each), one
+    shard per row (2 records: one by author ``a{i % authors}``, one without author), consumed in
+    1 to 3 whole passes; ``authors`` author contributors mapped from (source, key)."""
+    n = AUTHOR_SOURCES
+    conn = _connect(path)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO contributors (id, name, kind, created_at) VALUES (?, ?, ?, ?)",
+        [(i + 1, f"pub{i + 1}", "organisation", STAMP) for i in range(n)]
+        + [(n + a + 1, f"s{a % n + 1}:a{a}", "author", STAMP) for a in range(authors)],
+    )
+    conn.executemany(
+        "INSERT INTO sources (id, name, uri, kind, licence_expression, tdm_checked, tdm_respected,"
+        " pii, consent_status, status, created_at, pay_authors) VALUES (?, ?, 'u',"
+        " 'user-contributed', 'MIT', 0, 0, 0, 'consented', 'active', ?, '0.7')",
+        ((s + 1, f"s{s + 1}", STAMP) for s in range(n)),
+    )
+    conn.executemany(
+        "INSERT INTO compensation_terms (source_id, model, amount, currency) VALUES (?, 'per-mtok', ?, 'EUR')",
+        ((s + 1, f"{1 + s}.37") for s in range(n)),
+    )
+    conn.executemany(
+        "INSERT INTO source_contributors (source_id, contributor_id, share) VALUES (?, ?, '1')",
+        ((s + 1, s + 1) for s in range(n)),
+    )
+    conn.executemany(
+        "INSERT INTO source_authors (source_id, author, contributor_id) VALUES (?, ?, ?)",
+        ((a % n + 1, f"a{a}", n + a + 1) for a in range(authors)),
+    )
+    conn.execute(
+        "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, total_bytes,"
+        " total_records, total_tokens, document, created_at) VALUES (?, 'bench', 'research', ?, ?,"
+        " 0, 0, 0, '{}', ?)",
+        ("m" * 64, "0" * 64, rows, STAMP),
+    )
+    conn.execute(
+        "INSERT INTO training_runs (id, manifest_hash, status, config, seed, tokenizer, code_version,"
+        " steps_done, started_at, finished_at) VALUES ('bench', ?, 'completed', '{}', 0,"
+        " 'provreg.bytes/1', 'bench', 0, ?, ?)",
+        ("m" * 64, STAMP, STAMP),
+    )
+    ids = [hashlib.sha256(i.to_bytes(8, "little")).hexdigest() for i in range(rows)]
+    conn.executemany(
+        "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, status,"
+        " created_at) VALUES (?, ?, 1, 2, ?, 'provreg-shard-v2', 's', 'active', ?)",
+        ((h, (i % authors) % n + 1, 100 + i % 50, STAMP) for i, h in enumerate(ids)),
+    )
+    conn.executemany(
+        "INSERT INTO shard_authors (shard_id, author, records, tokens) VALUES (?, ?, 1, ?)",
+        ((h, f"a{i % authors}", 90 + i % 50) for i, h in enumerate(ids)),
+    )
+    conn.executemany(
+        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at) VALUES ('bench', ?, ?, ?, ?)",
+        ((h, (1 + i % 3) * (100 + i % 50), (1 + i % 3) * 2, STAMP) for i, h in enumerate(ids)),
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def duckdb_author_sums(path: Path) -> tuple[dict[tuple[int, str], int], float]:
+    """Per-(source, author) tokens in DuckDB from Arrow tables of the same rows: (sums, query s)."""
+    import duckdb
+    import pyarrow as pa
+
+    conn = sqlite3.connect(path)
+    tables = {
+        "shards": ("id, source_id, tokens", ["id", "source_id", "tokens"]),
+        "shard_authors": ("shard_id, author, tokens", ["shard_id", "author", "tokens"]),
+        "consumption": ("shard_id, tokens", ["shard_id", "tokens"]),
+    }
+    db = duckdb.connect()
+    for name, (cols, names) in tables.items():
+        got = conn.execute(f"SELECT {cols} FROM {name}").fetchall()
+        db.register(name, pa.table({c: [r[i] for r in got] for i, c in enumerate(names)}))
+    conn.close()
+    t0 = time.perf_counter()
+    got = db.execute(
+        "SELECT s.source_id, a.author, SUM(c.tokens // s.tokens * a.tokens) FROM consumption c"
+        " JOIN shards s ON s.id = c.shard_id JOIN shard_authors a ON a.shard_id = s.id"
+        " GROUP BY s.source_id, a.author"
+    ).fetchall()
+    query = time.perf_counter() - t0
+    db.close()
+    return {(int(s), str(a)): int(t) for s, a, t in got}, query
+
+
+def bench_authors(workdir: Path, rows: int, authors: int, repeat: int) -> None:
+    """Settle a run whose records come from ``authors`` authors, ``repeat`` times on fresh
+    copies of one database; each time the DuckDB baseline right after it."""
+    base = workdir / "authors.db"
+    t0 = time.perf_counter()
+    _fresh_db(base)
+    build_authors_db(base, rows, authors)
+    print(
+        f"authors: built {rows:,} consumption rows from {authors:,} authors in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    settle_times, duck_times, ratios = [], [], []
+    for i in range(repeat):
+        path = workdir / f"authors-{i}.db"
+        shutil.copy(base, path)
+        eng = make_engine(f"sqlite:///{path}")
+        t0 = time.perf_counter()
+        with transaction(eng, actor="bench") as session:
+            out = ledger.settle_run(session, "bench")
+        settle_s = time.perf_counter() - t0
+        with eng.connect() as conn:
+            mine = {
+                (int(s), str(a)): int(t)
+                for s, a, t in conn.exec_driver_sql(
+                    "SELECT source_id, author, tokens FROM author_consumption WHERE author != ''"
+                )
+            }
+        eng.dispose()
+        duck, duck_s = duckdb_author_sums(path)
+        if duck != mine:
+            raise SystemExit("DuckDB and settlement disagree on the per-author sums")
+        path.unlink()
+        settle_times.append(settle_s)
+        duck_times.append(duck_s)
+        ratios.append(settle_s / duck_s)
+        print(
+            f"authors: run {i + 1}: settle_run {settle_s:.2f} s, {out.entries_added:,} entries; "
+            f"DuckDB per-author sums {duck_s * 1000:.0f} ms; ratio {settle_s / duck_s:.1f}x"
+        )
+    med = statistics.median(settle_times)
+    print(
+        f"authors: settle_run median {med:.2f} s (min {min(settle_times):.2f}, max "
+        f"{max(settle_times):.2f}) {'<=' if med <= 10 else '>'} 10 s target; DuckDB median "
+        f"{statistics.median(duck_times) * 1000:.0f} ms; ratio median "
+        f"{statistics.median(ratios):.1f}x (min {min(ratios):.1f}, max {max(ratios):.1f}) "
+        f"{'<=' if statistics.median(ratios) <= 10 else '>'} 10x target"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -268,12 +411,21 @@ def main() -> None:
     parser.add_argument(
         "--ledger-rows", type=int, default=10_000_000, help="ledger rows for the statement"
     )
+    parser.add_argument("--authors", type=int, default=100_000, help="authors of the records")
+    parser.add_argument("--repeat", type=int, default=3, help="settlements of the author run")
+    parser.add_argument(
+        "--only", choices=["settle", "authors", "statement"], help="run one benchmark"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases in /tmp")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="provreg-bench-ledger-"))
     try:
-        bench_settle(workdir, args.rows, args.contributors)
-        bench_statement(workdir, args.ledger_rows, args.contributors)
+        if args.only in (None, "settle"):
+            bench_settle(workdir, args.rows, args.contributors)
+        if args.only in (None, "authors"):
+            bench_authors(workdir, args.rows, args.authors, args.repeat)
+        if args.only in (None, "statement"):
+            bench_statement(workdir, args.ledger_rows, args.contributors)
     finally:
         if args.keep:
             print(f"databases kept in {workdir}")

@@ -30,8 +30,11 @@ def settle(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Turn a completed run's consumption into ledger entries; settling again adds nothing."""
+    from registry.config import get_settings
+    from registry.shards.store import ShardStore
+
     with tx() as session:
-        out = ledger.settle_run(session, run)
+        out = ledger.settle_run(session, run, store=ShardStore(get_settings().store))
 
     def human() -> None:
         table(
@@ -220,11 +223,12 @@ def _human(out: StatementOut) -> None:
     )
     table(
         "by run or pool",
-        ["run / pool", "tokens counted in", "amount"],
+        ["run / pool", "tokens counted in", "tokens of their records", "amount"],
         [
             [
                 r.run_id or f"pool {r.pool_id}",
                 r.tokenizer or "-",
+                "-" if r.record_tokens is None else f"{r.record_tokens:,}",
                 format_minor(r.amount_minor, r.currency),
             ]
             for r in out.by_run

@@ -43,6 +43,8 @@ ADVICE = {
     "token.contributor": "give --contributor NAME",
     "ingest.format": "give --format",
     "source.crawler": "give --crawler a product token such as ExampleBot",
+    "source.pay_authors": "give --pay-authors a SHARE in (0, 1], e.g. 0.7",
+    "source.contributors": "give --contributor NAME=SHARE for the rest",
     "ingest.fields": "give --text-field, --url-field, --author-field, --licence-field and --date-field different fields, on JSONL, CSV, Parquet or hf-disk input",
     "train.device": "give --device auto, cpu, cuda or mps",
     "revocation.reason": "give --reason",

@@ -60,6 +60,13 @@ def add(
         str | None,
         typer.Option(help="crawler user agent (product token) whose robots.txt group applies"),
     ] = None,
+    pay_authors: Annotated[
+        str | None,
+        typer.Option(
+            help="SHARE in (0, 1] of what the source earns paid to its records' authors by "
+            "tokens consumed; contributors' shares sum to 1 over the rest"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Register a source with its licence, contributors and compensation terms."""
@@ -82,6 +89,7 @@ def add(
             consent_status=consent,
             description=description,
             crawler=crawler,
+            pay_authors=sources.parse_pay_authors(pay_authors) if pay_authors else None,
         )
     except ValidationError as exc:
         raise shape_error(exc, "source") from exc

@@ -141,7 +141,45 @@ def _checked(spec: SourceIn) -> SourceIn:
             field="source.crawler",
         )
     shares = _check_shares(spec.contributors)
-    return spec.model_copy(update={"name": name, "contributors": shares})
+    pay = _check_pay_authors(spec.pay_authors, bool(shares))
+    return spec.model_copy(update={"name": name, "contributors": shares, "pay_authors": pay})
+
+
+def parse_pay_authors(text: str) -> Decimal:
+    """``0.7`` -> Decimal, parsed exactly (never through float); checked by ``add_source``."""
+    return _pay_share(text)
+
+
+def _pay_share(value: str | Decimal) -> Decimal:
+    try:
+        return parse_decimal(
+            value,
+            what="authors' share (pay authors)",
+            allow_zero=False,
+            max_value=None,
+            max_places=MAX_SHARE_PLACES,
+            max_integer_digits=1,
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, field="source.pay_authors") from exc
+
+
+def _check_pay_authors(value: Decimal | None, has_contributors: bool) -> Decimal | None:
+    """The authors' share: in (0, 1], exact; below 1 the rest needs source-level contributors."""
+    if value is None:
+        return None
+    pay = _pay_share(value)
+    if pay > 1:
+        raise InvalidInput(
+            f"authors' share must be in (0, 1], got {pay}", field="source.pay_authors"
+        )
+    if pay < 1 and not has_contributors:
+        raise InvalidInput(
+            f"authors take {pay} of the source's earnings: the rest needs source-level "
+            "contributors whose shares sum to 1",
+            field="source.contributors",
+        )
+    return pay
 
 
 def add_source(session: Session, spec: SourceIn) -> SourceOut:
@@ -181,7 +219,10 @@ def add_source(session: Session, spec: SourceIn) -> SourceOut:
         "source.add",
         "source",
         str(row.id),
-        spec.model_dump(mode="json", exclude={"crawler"} if spec.crawler is None else set())
+        spec.model_dump(
+            mode="json",
+            exclude={k for k in ("crawler", "pay_authors") if getattr(spec, k) is None},
+        )
         | {"licence": licence},
     )
     return source_out(session, row)
@@ -225,6 +266,7 @@ def _out(row: Source) -> SourceOut:
         revoked_at=row.revoked_at,
         description=row.description,
         crawler=row.crawler,
+        pay_authors=row.pay_authors,
         contributors=tuple(
             ShareOut(contributor=m.contributor.name, share=m.share) for m in row.contributors
         ),

@@ -46,7 +46,7 @@ SOURCE_KINDS = (
     "proprietary",
 )
 CONSENT_STATUSES = ("not-required", "consented", "opted-out", "unknown")
-CONTRIBUTOR_KINDS = ("person", "organisation")
+CONTRIBUTOR_KINDS = ("person", "organisation", "author")
 COMPENSATION_MODELS = ("per-mtok", "flat", "pool", "none")
 STATUSES = ("active", "revoked")
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
@@ -117,6 +117,9 @@ class Source(Base):
     description: Mapped[str | None] = mapped_column(Text)
     crawler: Mapped[str | None] = mapped_column(String(200))
     """The crawler's user agent, whose robots.txt group applies to this source's URLs."""
+    pay_authors: Mapped[Decimal | None] = mapped_column()
+    """The exact share, in (0, 1], of what the source earns that goes to its records' authors
+    by tokens consumed; null: the source-level contributors take it all by their shares."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contributors: Mapped[list[SourceContributor]] = relationship(
@@ -137,6 +140,18 @@ class SourceContributor(Base):
 
     source: Mapped[Source] = relationship(back_populates="contributors")
     contributor: Mapped[Contributor] = relationship()
+
+
+class SourceAuthor(Base):
+    """An author key of a source and the contributor it is paid as (kind ``author`` when made
+    at ingest; ``contributor link`` points it at another, so one person gets one statement)."""
+
+    __tablename__ = "source_authors"
+    __table_args__ = (Index("ix_source_authors_contributor", "contributor_id"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    author: Mapped[str] = mapped_column(String(200), primary_key=True)
+    contributor_id: Mapped[int] = mapped_column(ForeignKey("contributors.id"))
 
 
 class CompensationTerms(Base):
@@ -320,6 +335,24 @@ class Consumption(Base):
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     records: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthorConsumption(Base):
+    """Tokens and records of one source, by one author, that one run fed to the optimizer.
+
+    Derived once, when the run is settled, from the run's consumption of each shard and the
+    shard's records in file order (``registry.ledger.attribution``); the author ``""`` holds
+    the tokens of records without an author. Summed over authors it equals the run's
+    consumption of the source.
+    """
+
+    __tablename__ = "author_consumption"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    author: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+    records: Mapped[int] = mapped_column(BigInteger)
 
 
 class Pool(Base):

@@ -63,9 +63,19 @@ class SourceOut(Entity):
     revoked_at: datetime | None
     description: str | None
     crawler: str | None = None
+    pay_authors: Decimal | None = None
     contributors: tuple[ShareOut, ...]
     terms: TermsOut | None
     created_at: datetime
+
+
+class AuthorLinkOut(Entity):
+    """An author key now paid as ``contributor`` (``was``: whom it paid before)."""
+
+    source: str
+    author: str
+    contributor: str
+    was: str | None
 
 
 class ShareIn(BaseModel):
@@ -110,6 +120,11 @@ class SourceIn(BaseModel):
         max_length=limits.NAME,
         description="the crawler's user-agent product token (RFC 9309), whose robots.txt "
         "group applies to this source's URLs",
+    )
+    pay_authors: Decimal | None = Field(
+        default=None,
+        description="share in (0, 1] of what the source earns paid to its records' authors "
+        "by tokens consumed; the contributors' shares then sum to 1 over the rest",
     )
 
 

@@ -98,6 +98,7 @@ class RunSubtotal(Entity):
     amount_minor: int
     entries: int
     tokenizer: str | None = None  # a run's: the tokens it was priced by are counted in it
+    record_tokens: int | None = None  # tokens the run consumed from this contributor's records
 
 
 class SourceSubtotal(Entity):
@@ -132,3 +133,30 @@ class PublicAggregateOut(Entity):
     manifest_hash: str | None
     contributors_compensated: int
     totals: tuple[Money, ...]
+
+
+class RecordUsageOut(Entity):
+    """One of the contributor's records a run consumed, and how many of its tokens."""
+
+    record_id: str
+    url: str | None
+    source: str
+    author: str
+    tokens: int
+
+
+class RunUsageOut(Entity):
+    """What one run consumed of the contributor's records (under one manifest)."""
+
+    run_id: str
+    manifest_hash: str
+    tokens: int
+    records: tuple[RecordUsageOut, ...]
+
+
+class UsageOut(Entity):
+    """A contributor's usage: per settled run, the records of theirs it consumed, exactly."""
+
+    contributor: str
+    tokens: int
+    runs: tuple[RunUsageOut, ...]

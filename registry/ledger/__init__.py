@@ -15,6 +15,8 @@ The public services are re-exported here (``from registry import ledger``, then
 - ``statements``: reading: ``get_entry``, ``statement``, ``ledger_summary``,
   ``public_aggregate`` (the figures a disclosure may publish).
 - ``consumption``: tokens consumed per source; which run pays a flat fee.
+- ``attribution``: the exact tokens each run consumed from each author's records.
+- ``usage``: what a contributor can see: their records each settled run consumed.
 - ``terms``: sources' terms and shares, loaded in bulk; refusing sources without terms; the
   split of an amount by shares.
 - ``entries``: entry keys, the one row shape, bulk insert, totals per currency.
@@ -25,6 +27,7 @@ from registry.ledger.corrections import correct_entry, reverse_entry
 from registry.ledger.pools import create_pool, settle_pool
 from registry.ledger.settlement import settle_run
 from registry.ledger.statements import get_entry, ledger_summary, public_aggregate, statement
+from registry.ledger.usage import usage
 
 __all__ = [
     "correct_entry",
@@ -36,4 +39,5 @@ __all__ = [
     "settle_pool",
     "settle_run",
     "statement",
+    "usage",
 ]

@@ -18,7 +18,7 @@ from registry.ledger.money import to_minor
 
 # Enough digits that products of token counts (< 2**63) and rates/shares (stored as at most
 # 64 characters of text) are exact; any rounding inside this context raises instead.
-_EXACT = decimal.Context(prec=200, traps=[decimal.Inexact, decimal.InvalidOperation])
+EXACT = decimal.Context(prec=200, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
 def allocate(total_minor: int, weights: Sequence[Decimal | int]) -> list[int]:
@@ -74,19 +74,19 @@ def to_minor_exact(amount: Decimal, currency: str) -> Decimal:
     Raises:
         InvalidInput: an unknown currency.
     """
-    with decimal.localcontext(_EXACT):
+    with decimal.localcontext(EXACT):
         return to_minor(amount, currency)
 
 
 def per_mtok_exact(tokens: int, rate: Decimal, currency: str) -> Decimal:
     """``tokens`` priced at ``rate`` per million tokens, in exact minor units of ``currency``."""
-    with decimal.localcontext(_EXACT):
+    with decimal.localcontext(EXACT):
         return (Decimal(tokens) * to_minor_exact(rate, currency)).scaleb(-6)
 
 
 def round_minor(exact_minor: Decimal) -> int:
     """The one rounding of a source's amount: to whole minor units, half to even (banker's)."""
-    with decimal.localcontext(_EXACT) as ctx:
+    with decimal.localcontext(EXACT) as ctx:
         ctx.traps[decimal.Inexact] = False
         return int(exact_minor.to_integral_value(rounding=ROUND_HALF_EVEN))
 

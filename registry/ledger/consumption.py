@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,27 @@ def tokens_by_source(session: Session, *where: Any) -> dict[int, int]:
         .group_by(Shard.source_id)
     )
     return {sid: int(total or 0) for sid, total in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUse:
+    """A run's consumption of one source: tokens and completed records."""
+
+    tokens: int
+    records: int
+
+
+def use_by_source(session: Session, run_id: str) -> dict[int, SourceUse]:
+    """``tokens_by_source`` for one run, with records, in the same scan: settling a run reads
+    its consumption rows once for pricing and for exact attribution."""
+    query = (
+        select(Shard.source_id, func.sum(Consumption.tokens), func.sum(Consumption.records))
+        .select_from(Consumption)
+        .join(Shard, Shard.id == Consumption.shard_id)
+        .where(Consumption.run_id == run_id)
+        .group_by(Shard.source_id)
+    )
+    return {sid: SourceUse(int(t or 0), int(r or 0)) for sid, t, r in session.execute(query)}
 
 
 def first_flat_runs(

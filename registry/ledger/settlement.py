@@ -16,13 +16,15 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from registry import audit
-from registry.db.models import Consumption, LedgerEntry, TrainingRun
+from registry.catalogue.authors import author_contributors
+from registry.db.models import LedgerEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.ledger import SettlementOut, SourceSettlementOut
 from registry.errors import Conflict, NotFound
 from registry.faults import crash_point
 from registry.ledger.allocation import per_mtok_exact, round_minor, to_minor_exact
-from registry.ledger.consumption import first_flat_runs, tokens_by_source
+from registry.ledger.attribution import NO_AUTHOR, author_tokens
+from registry.ledger.consumption import SourceUse, first_flat_runs, use_by_source
 from registry.ledger.entries import (
     EntryRow,
     entry_row,
@@ -41,6 +43,7 @@ from registry.ledger.terms import (
     refuse_sources_without_terms,
     split,
 )
+from registry.shards.store import ShardStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +66,13 @@ class _Price:
     note: str | None = None
 
 
-def settle_run(session: Session, run_id: str) -> SettlementOut:
+def settle_run(session: Session, run_id: str, *, store: ShardStore | None = None) -> SettlementOut:
     """Turn a completed run's consumption into ledger charges, one per contributor and source.
 
     Idempotent: entries whose key exists are not written again. Zero-amount parts are not
-    written. The rules are in the module docstring and ``docs/ledger.md``.
+    written. The rules are in the module docstring and ``docs/ledger.md``. ``store`` holds the
+    shard files: a source that pays its authors and whose shard the run read only in part
+    needs that file (``attribution``).
 
     Raises:
         NotFound: an unknown run.
@@ -76,9 +81,11 @@ def settle_run(session: Session, run_id: str) -> SettlementOut:
             amount owed exceeds what the ledger holds (``money.MAX_LEDGER_MINOR``).
     """
     run = _completed_run(session, run_id)
-    tokens = tokens_by_source(session, Consumption.run_id == run_id)
+    uses = use_by_source(session, run_id)
+    tokens = {sid: u.tokens for sid, u in uses.items()}
     sources = load_terms(session, tokens)
     refuse_sources_without_terms(sources.values(), f"run {run_id!r}")
+    _attribute(session, run, sources, uses, store)
     prices = _price(session, run, sources, tokens)
     rows = _split(run, prices, utcnow())
     for currency, amount in totals(rows).items():  # the ledger's figures are exact JSON numbers
@@ -102,6 +109,27 @@ def _completed_run(session: Session, run_id: str) -> TrainingRun:
     return run
 
 
+def _attribute(
+    session: Session,
+    run: TrainingRun,
+    sources: dict[int, SourceTerms],
+    uses: dict[int, SourceUse],
+    store: ShardStore | None,
+) -> None:
+    """Give each author-paying source its payees' tokens: author key -> contributor."""
+    paying = {s.id: uses[s.id] for s in sources.values() if s.pay_authors is not None and s.model}
+    by_source = author_tokens(session, run, paying, store)
+    contributors = author_contributors(session, paying)
+    for sid, per_author in by_source.items():
+        src = sources[sid]
+        for author, tokens in per_author.items():
+            cid = contributors.get((sid, author)) if author != NO_AUTHOR else None
+            if cid is None:
+                src.unauthored += tokens
+            else:
+                src.authors[cid] = src.authors.get(cid, 0) + tokens
+
+
 def _price(
     session: Session, run: TrainingRun, sources: dict[int, SourceTerms], tokens: dict[int, int]
 ) -> list[_Price]:
@@ -116,7 +144,7 @@ def _price(
 
 def _price_source(run: TrainingRun, src: SourceTerms, used: int, first_run: str | None) -> _Price:
     """The exact amount rounded once to minor units (half even), before the split."""
-    if not src.shares:
+    if not src.payees:
         return _Price(src, used, note="no contributors: nothing owed")
     if src.model == "none":
         return _Price(src, used, note="terms none: nothing owed")
@@ -216,7 +244,7 @@ def _report(
                 currency=p.charge.currency if p.charge else None,
                 tokens=p.tokens,
                 amount_minor=p.amount_minor,
-                contributors=len(p.source.shares),
+                contributors=len(set(dict(p.source.shares)) | set(p.source.authors)),
                 note=p.note,
             )
             for p in prices

@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from registry.catalogue.contributors import contributor_row
 from registry.db.chunks import chunked
-from registry.db.models import Contributor, LedgerEntry, Manifest, Pool, Source, TrainingRun
+from registry.db.models import (
+    AuthorConsumption,
+    Contributor,
+    LedgerEntry,
+    Manifest,
+    Pool,
+    Source,
+    SourceAuthor,
+    TrainingRun,
+)
 from registry.entities.ledger import (
     LedgerEntryOut,
     LedgerSummaryOut,
@@ -102,6 +111,7 @@ def statement(
             acc[1] += 1
         totals[e.currency] += e.amount_minor
     tokenizers = _tokenizers(session, {r for r, _, _ in by_run if r is not None})
+    record_tokens = _record_tokens(session, person.id)
     return StatementOut(
         contributor=person.name,
         date_from=date_from,
@@ -115,6 +125,7 @@ def statement(
                 amount_minor=a,
                 entries=n,
                 tokenizer=tokenizers.get(r) if r else None,
+                record_tokens=record_tokens.get(r) if r else None,
             )
             for (r, p, c), (a, n) in sorted(
                 by_run.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0, kv[0][2])
@@ -126,6 +137,22 @@ def statement(
         ),
         totals=money(totals),
     )
+
+
+def _record_tokens(session: Session, contributor_id: int) -> dict[str, int]:
+    """Per run, the tokens consumed from the records of the author keys paid to the
+    contributor (``attribution``: derived when the run was settled)."""
+    query = (
+        select(AuthorConsumption.run_id, func.sum(AuthorConsumption.tokens))
+        .join(
+            SourceAuthor,
+            (SourceAuthor.source_id == AuthorConsumption.source_id)
+            & (SourceAuthor.author == AuthorConsumption.author),
+        )
+        .where(SourceAuthor.contributor_id == contributor_id)
+        .group_by(AuthorConsumption.run_id)
+    )
+    return {run_id: int(tokens) for run_id, tokens in session.execute(query)}
 
 
 def _tokenizers(session: Session, run_ids: set[str]) -> dict[str, str]:

@@ -6,6 +6,8 @@ queries, not 30,000.
 
 from __future__ import annotations
 
+import decimal
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from registry.db.chunks import chunked
 from registry.db.models import CompensationTerms, Source, SourceContributor
 from registry.errors import InvalidInput
-from registry.ledger.allocation import allocate
+from registry.ledger.allocation import EXACT, allocate
 
 
 @dataclass(slots=True)
@@ -32,16 +34,26 @@ class SourceTerms:
     amount: Decimal | None = None
     currency: str | None = None
     shares: list[tuple[int, Decimal]] = field(default_factory=list)
+    pay_authors: Decimal | None = None
+    authors: dict[int, int] = field(default_factory=dict)
+    """Contributor id -> tokens consumed from their records (filled by a run's settlement)."""
+    unauthored: int = 0
+    """Tokens consumed from records without an author."""
+
+    @property
+    def payees(self) -> bool:
+        """Whether anyone can be paid: contributors by share, or authors by tokens."""
+        return bool(self.shares) or self.pay_authors is not None
 
 
 def load_terms(session: Session, ids: Iterable[int]) -> dict[int, SourceTerms]:
     """The terms and shares of the sources ``ids``, by source id."""
     out: dict[int, SourceTerms] = {}
     for chunk in chunked(sorted(ids)):
-        for sid, name in session.execute(
-            select(Source.id, Source.name).where(Source.id.in_(chunk))
+        for sid, name, pay in session.execute(
+            select(Source.id, Source.name, Source.pay_authors).where(Source.id.in_(chunk))
         ):
-            out[sid] = SourceTerms(sid, name)
+            out[sid] = SourceTerms(sid, name, pay_authors=pay)
         terms = select(
             CompensationTerms.source_id,
             CompensationTerms.model,
@@ -84,7 +96,7 @@ def refuse_sources_without_terms(sources: Iterable[SourceTerms], what: str) -> N
     Raises:
         InvalidInput: a source has contributors but no compensation terms.
     """
-    missing = sorted(s.name for s in sources if s.shares and s.model is None)
+    missing = sorted(s.name for s in sources if s.payees and s.model is None)
     if missing:
         shown = ", ".join(repr(n) for n in missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise InvalidInput(
@@ -94,6 +106,36 @@ def refuse_sources_without_terms(sources: Iterable[SourceTerms], what: str) -> N
 
 
 def split(total_minor: int, src: SourceTerms) -> list[tuple[int, int]]:
-    """(contributor id, minor units) for each contributor of ``src``, parts summing to the total."""
-    parts = allocate(total_minor, [share for _, share in src.shares])
-    return [(cid, part) for (cid, _), part in zip(src.shares, parts, strict=True)]
+    """(contributor id, minor units) for each payee of ``src``, parts summing to the total.
+
+    One largest-remainder allocation over every payee, in contributor id order, so a source
+    is still rounded once. With ``pay_authors`` = s and T tokens consumed (``Ta`` of them from
+    records with an author), author i weighs s x t_i and contributor j (T - s x Ta) x share_j:
+    the authors take s of the amount by tokens, the source-level contributors the rest, with
+    the tokens of records without an author. Without source-level contributors the authors
+    share it all by tokens.
+    """
+    weights = _weights(src)
+    if not weights:
+        return []
+    order = sorted(weights)
+    parts = allocate(total_minor, [weights[cid] for cid in order])
+    return list(zip(order, parts, strict=True))
+
+
+def _weights(src: SourceTerms) -> dict[int, Decimal]:
+    pay = src.pay_authors
+    authored = sum(src.authors.values())
+    total = authored + src.unauthored
+    if pay is None or total == 0:
+        return {cid: share for cid, share in src.shares}
+    with decimal.localcontext(EXACT):
+        if not src.shares:
+            return {cid: Decimal(t) for cid, t in src.authors.items()} if authored else {}
+        out: dict[int, Decimal] = defaultdict(Decimal)
+        for cid, tokens in src.authors.items():
+            out[cid] += pay * tokens
+        rest = total - pay * authored
+        for cid, share in src.shares:
+            out[cid] += rest * share
+        return dict(out)

@@ -1,5 +1,6 @@
 """Writing a shard's record profile into the registry: the per-domain, per-author and
-per-licence rows, the record key index and the record date span, in bulk, in the ingest's transaction.
+per-licence rows, the record key index and the record date span, in bulk, in the ingest's transaction;
+and a contributor for each author key the source did not know yet (``catalogue.authors``).
 
 Rows are inserted with ``ON CONFLICT DO NOTHING``: the same bytes give the same profile, so a
 shard ingested again (or by a concurrent transaction) keeps the rows it has. A shard registered
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from registry.catalogue.authors import ensure_authors
 from registry.db.models import (
     Shard,
     ShardAuthor,
@@ -63,6 +65,7 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
         (ShardRecordKey, keys),
     ):
         _insert(session, model, rows)
+    ensure_authors(session, {(r["shard_id"], r["author"]) for r in authors})
     session.flush()
 
 
