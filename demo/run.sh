@@ -117,8 +117,11 @@ step "record provenance: a small web crawl with each record's URL, author, date 
 # Text that ships with Python (stdlib module docstrings, PSF-2.0) on reserved example hosts;
 # demo/crawl.py says how. Every seventh record is labelled CC-BY-NC-4.0 for the demo.
 python demo/crawl.py "$OUT/crawl.jsonl"
+# It pays by author: 70% of what it earns goes to its records' authors by the tokens trained on
+# their records, the rest to the source-level contributor (docs/ledger.md).
 provreg source add demo-crawl --uri "https://example.com" --kind web-crawl --licence PSF-2.0 \
-    --crawler ExampleBot --collected-from 2024-01-01 --collected-to 2024-12-31
+    --crawler ExampleBot --collected-from 2024-01-01 --collected-to 2024-12-31 \
+    --contributor "Python Software Foundation=1" --terms per-mtok:2000:EUR --pay-authors 0.7
 
 step "opt-out signals: a robots.txt with Content-Usage: train-ai=n, a TDMRep file (docs/signals.md)"
 provreg signals add https://forum.example.org --robots demo/signals/forum.robots.txt \
@@ -131,6 +134,9 @@ provreg signals check https://news.example.net/library/shutil.html --crawler Exa
 step "ingest the crawl: each record's URL is judged; disallowed records are not stored"
 provreg ingest "$OUT/crawl.jsonl" --source demo-crawl --dataset demo-crawl@1 \
     --url-field url --author-field author --date-field date --licence-field licence --shard-size 8KiB
+
+echo "-- each author key became a contributor; the crawl's 'ada' is the notes' Ada: one statement"
+provreg contributor link demo-crawl:ada "Ada Example"
 
 step "a commercial manifest over the crawl is refused: some records carry CC-BY-NC-4.0"
 provreg manifest create --name crawl-commercial --use commercial --dataset demo-crawl@1 \
@@ -164,7 +170,12 @@ provreg record verify-proof "$OUT/record-proof.json" --manifest "$OUT/crawl-mani
 
 step "takedown: train on the crawl, then one author (grace) asks for her records to be removed"
 provreg train --manifest crawl-research --config tiny --steps 10 --batch-size 4 \
-    --checkpoint-every 10 --out "$OUT/crawl.safetensors" >/dev/null
+    --checkpoint-every 5 --out "$OUT/crawl.safetensors" >/dev/null
+CRUN=$(provreg run list --manifest crawl-research --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+echo "-- settle it: the authors are paid by the tokens trained on their records (exact per record)"
+provreg settle "$CRUN"
+provreg statement "Ada Example"
+provreg contributor usage "Ada Example"
 echo "-- what grace's records reached (no shard file opened: the per-shard author table)"
 provreg impact --author demo-crawl:grace
 provreg takedown --author demo-crawl:grace --reason "request from grace, ticket 14" --dry-run
@@ -176,6 +187,8 @@ provreg train --manifest crawl-research --config tiny --steps 2 --out "$OUT/refu
 provreg train --manifest crawl-research-2 --config tiny --steps 10 --batch-size 4 \
     --checkpoint-every 10 --out "$OUT/crawl-2.safetensors" >/dev/null
 provreg weights verify "$OUT/crawl-2.safetensors" >/dev/null && echo "weights trained on the rebased manifest verified"
+echo "-- grace stays paid for the run that trained on her records before the takedown (append-only)"
+provreg statement demo-crawl:grace
 provreg disclose crawl-research-2 --format json --out "$OUT/crawl-2-disclosure.json"
 python -c 'import json,sys; print("disclosure says:", json.load(open(sys.argv[1]))["takedown"])' \
     "$OUT/crawl-2-disclosure.json"
