@@ -52,6 +52,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _manifest_and_run(conn: sqlite3.Connection, rows: int, *, tokenizer: str) -> list[str]:
+    """The bench manifest of ``rows`` shards and its completed run; the shard ids to insert."""
+    conn.execute(
+        "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, total_bytes,"
+        " total_records, total_tokens, document, created_at) VALUES (?, 'bench', 'research', ?, ?,"
+        " 0, 0, 0, '{}', ?)",
+        ("m" * 64, "0" * 64, rows, STAMP),
+    )
+    conn.execute(
+        "INSERT INTO training_runs (id, manifest_hash, status, config, seed, tokenizer, code_version,"
+        " steps_done, started_at, finished_at) VALUES ('bench', ?, 'completed', '{}', 0, ?,"
+        " 'bench', 0, ?, ?)",
+        ("m" * 64, tokenizer, STAMP, STAMP),
+    )
+    return [hashlib.sha256(i.to_bytes(8, "little")).hexdigest() for i in range(rows)]
+
+
 def build_settle_db(path: Path, rows: int, contributors: int) -> None:
     """Contributors, sources (10 contributors each, per-mtok EUR/USD), one shard per row, one run."""
     per_source = 10
@@ -83,19 +100,7 @@ def build_settle_db(path: Path, rows: int, contributors: int) -> None:
             for c in range(n_sources * per_source)
         ),
     )
-    conn.execute(
-        "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, total_bytes,"
-        " total_records, total_tokens, document, created_at) VALUES (?, 'bench', 'research', ?, ?,"
-        " 0, 0, 0, '{}', ?)",
-        ("m" * 64, "0" * 64, rows, STAMP),
-    )
-    conn.execute(
-        "INSERT INTO training_runs (id, manifest_hash, status, config, seed, tokenizer, code_version,"
-        " steps_done, started_at, finished_at) VALUES ('bench', ?, 'completed', '{}', 0, 'bytes',"
-        " 'bench', 0, ?, ?)",
-        ("m" * 64, STAMP, STAMP),
-    )
-    ids = [hashlib.sha256(i.to_bytes(8, "little")).hexdigest() for i in range(rows)]
+    ids = _manifest_and_run(conn, rows, tokenizer="bytes")
     conn.executemany(
         "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, status,"
         " created_at) VALUES (?, ?, 1, 1, 1, 'jsonl', 's', 'active', ?)",
@@ -295,19 +300,7 @@ def build_authors_db(path: Path, rows: int, authors: int) -> None:
         "INSERT INTO source_authors (source_id, author, contributor_id) VALUES (?, ?, ?)",
         ((a % n + 1, f"a{a}", n + a + 1) for a in range(authors)),
     )
-    conn.execute(
-        "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, total_bytes,"
-        " total_records, total_tokens, document, created_at) VALUES (?, 'bench', 'research', ?, ?,"
-        " 0, 0, 0, '{}', ?)",
-        ("m" * 64, "0" * 64, rows, STAMP),
-    )
-    conn.execute(
-        "INSERT INTO training_runs (id, manifest_hash, status, config, seed, tokenizer, code_version,"
-        " steps_done, started_at, finished_at) VALUES ('bench', ?, 'completed', '{}', 0,"
-        " 'provreg.bytes/1', 'bench', 0, ?, ?)",
-        ("m" * 64, STAMP, STAMP),
-    )
-    ids = [hashlib.sha256(i.to_bytes(8, "little")).hexdigest() for i in range(rows)]
+    ids = _manifest_and_run(conn, rows, tokenizer="provreg.bytes/1")
     conn.executemany(
         "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, status,"
         " created_at) VALUES (?, ?, 1, 2, ?, 'provreg-shard-v2', 's', 'active', ?)",
