@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -184,6 +185,7 @@ class Shard(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
         Index("ix_shards_source", "source_id"),
+        Index("ix_shards_keys_indexed", "format", "keys_indexed"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -203,6 +205,9 @@ class Shard(Base):
     record_root: Mapped[str | None] = mapped_column(String(64))
     """RFC 6962 Merkle root over the shard's record ids in file order (hex); null for shards
     registered before manifest format /2, which computes it from the file when needed."""
+    keys_indexed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Its records' URL and id keys are in ``shard_record_keys`` (written with its profile);
+    false for v1 shards, shards registered by metadata and v2 shards stored before the index."""
 
 
 class ShardDomain(Base):

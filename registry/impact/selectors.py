@@ -134,11 +134,12 @@ def matching_shards(session: Session, sel: Selector) -> list[Match]:
 
 
 def unindexed_shards(session: Session) -> int:
-    """v2 shards with no record key rows (stored before the index existed)."""
-    indexed = select(ShardRecordKey.shard_id).where(ShardRecordKey.shard_id == Shard.id).exists()
+    """v2 shards with no record key rows (stored before the index existed): one index range."""
     return int(
         session.scalar(
-            select(func.count()).select_from(Shard).where(Shard.format == FORMAT_V2, ~indexed)
+            select(func.count())
+            .select_from(Shard)
+            .where(Shard.format == FORMAT_V2, Shard.keys_indexed.is_(False))
         )
         or 0
     )

@@ -113,8 +113,7 @@ def _candidates(session: Session, digest: str, record: str | None, url: str | No
         )
         .order_by(ShardRecordKey.shard_id)
     ).all()
-    indexed = select(ShardRecordKey.shard_id).where(ShardRecordKey.shard_id == Shard.id).exists()
-    unindexed = select(Shard.id).where(Shard.id.in_(in_manifest), ~indexed)
+    unindexed = select(Shard.id).where(Shard.id.in_(in_manifest), Shard.keys_indexed.is_(False))
     if url is not None:  # only v2 shards hold URLs
         unindexed = unindexed.where(Shard.format == FORMAT_V2)
     rest = session.scalars(unindexed.order_by(Shard.id)).all()

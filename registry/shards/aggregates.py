@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from registry.catalogue.authors import ensure_authors
@@ -35,6 +35,7 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
     authors: list[dict[str, Any]] = []
     licences: list[dict[str, Any]] = []
     keys: list[dict[str, Any]] = []
+    keyed: list[dict[str, Any]] = []
     for shard_id, p in profiles:
         domains += [
             {"shard_id": shard_id, "domain": k, "records": r, "bytes": b, "tokens": t}
@@ -52,6 +53,8 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
             {"kind": kind, "key": key, "shard_id": shard_id, "records": r, "tokens": t}
             for (kind, key), (r, t) in sorted(p.keys.items())
         ]
+        if p.keys:
+            keyed.append({"sid": shard_id})
         if p.first is not None:
             session.execute(
                 update(Shard)
@@ -65,6 +68,13 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
         (ShardRecordKey, keys),
     ):
         _insert(session, model, rows)
+    if keyed:  # Core executemany: one statement for the batch
+        session.connection().execute(
+            update(Shard.__table__)
+            .where(Shard.__table__.c.id == bindparam("sid"))
+            .values(keys_indexed=True),
+            keyed,
+        )
     ensure_authors(session, {(r["shard_id"], r["author"]) for r in authors})
     session.flush()
 

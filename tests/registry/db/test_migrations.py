@@ -80,3 +80,31 @@ def test_database_refuses_updates_and_deletes_of_frozen_tables(engine: Engine, t
             conn.execute(sa.text(statement))
     with engine.connect() as conn:
         assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 1
+
+
+def test_0011_flags_the_shards_already_in_the_record_key_index(engine: Engine) -> None:
+    migrate.downgrade(engine, "0010")
+    source = (
+        "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
+        "pii, consent_status, status, created_at) VALUES ('s', 'u', 'synthetic', 'MIT', false, "
+        "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
+    )
+    shard = (
+        "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, status, "
+        "created_at) VALUES (:id, 1, 1, 1, 1, 'provreg-shard-v2', 'u', 'active', "
+        "CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.text(source))
+        conn.execute(sa.text(shard), [{"id": "a" * 64}, {"id": "b" * 64}])
+        conn.execute(
+            sa.text(
+                "INSERT INTO shard_record_keys (kind, key, shard_id, records, tokens) "
+                "VALUES ('record', 7, :id, 1, 1)"
+            ),
+            {"id": "a" * 64},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        flags = dict(conn.execute(sa.text("SELECT id, keys_indexed FROM shards")).tuples().all())
+    assert {k: bool(v) for k, v in flags.items()} == {"a" * 64: True, "b" * 64: False}

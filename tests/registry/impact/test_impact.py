@@ -90,3 +90,23 @@ def test_bad_selectors_are_clear_and_change_nothing(
     with session_factory() as s, pytest.raises(error, match=text):
         impact(s, kind, value)
     assert snapshot(engine) == before
+
+
+def test_url_impact_counts_v2_shards_that_predate_the_key_index(
+    session_factory: Tx, world: World
+) -> None:
+    from sqlalchemy import delete, update
+
+    from registry.db.models import Shard
+
+    with session_factory() as s:
+        flags = dict(s.execute(select(Shard.id, Shard.keys_indexed)).tuples().all())
+        assert flags == {sid: True for sid in [*world.shards, world.other]}  # ingest set them
+        assert impact(s, "url", "https://alpha.org/2").unindexed_shards == 0
+    with session_factory() as s:  # shard 2 as a shard stored before the index existed
+        s.execute(delete(ShardRecordKey).where(ShardRecordKey.shard_id == world.shards[2]))
+        s.execute(update(Shard).where(Shard.id == world.shards[2]).values(keys_indexed=False))
+    with session_factory() as s:
+        rep = impact(s, "url", "https://alpha.org/2")
+    assert [h.shard_id for h in rep.shards] == [world.shards[1]]
+    assert rep.unindexed_shards == 1
