@@ -358,7 +358,7 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
                 run.record(b, step=i, loss=loss)
                 walls.append(time.perf_counter())
                 if i == steps // 2:
-                    run.checkpoint(model, opt, step=i)
+                    run.checkpoint(model, opt, step=i, wait=False)  # as the example does
             run.save_weights(model, root / "lstm.safetensors")
             run.complete()
         return _rate(walls, warmup, batch * (block + 1))

@@ -75,7 +75,9 @@ def train(
         run.record(batch, step=step, loss=loss.item())  # counted: the optimizer used it
         losses.append(loss.item())
         if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            run.checkpoint(model, optimizer, step=step)
+            run.checkpoint(
+                model, optimizer, step=step, wait=False
+            )  # written while training goes on
     sha = run.save_weights(model, out)  # stamped with run.config["model"] and the tokenizer
     done = run.complete()
     return {

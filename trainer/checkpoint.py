@@ -29,31 +29,38 @@ class CheckpointError(ValueError):
     """A checkpoint file that is not one of ours, or does not fit the model."""
 
 
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    meta: dict[str, Any],
-) -> None:
-    """Write model, optimizer and ``meta`` (JSON) to ``path`` atomically (tmp, fsync, rename).
+def checkpoint_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, *, copy: bool = False
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors and the JSON header parts of a checkpoint of ``model`` and ``optimizer``.
 
+    ``copy``: clone the tensors, so the state can be written while training goes on (the
+    asynchronous checkpoint); a checkpoint written at once needs no copy.
     Any ``nn.Module``: tensors that share storage (tied weights) are written once.
     """
-    tensors = {f"model.{k}": v for k, v in module_state(model).items()}
+    take = (lambda t: t.detach().clone()) if copy else (lambda t: t.detach().contiguous())
+    tensors = {f"model.{k}": take(v) for k, v in module_state(model).items()}
     state = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, entry in state["state"].items():
         for name, value in entry.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optim.{idx}.{name}"] = value.detach().contiguous()
+                tensors[f"optim.{idx}.{name}"] = take(value)
             else:
                 scalars.setdefault(str(idx), {})[name] = value
-    header = {
-        "format": FORMAT,
-        "meta": meta,
-        "param_groups": state["param_groups"],
-        "optim_scalars": scalars,
-    }
+    groups = json.loads(json.dumps(state["param_groups"]))  # a copy, as JSON will hold it
+    return tensors, {"param_groups": groups, "optim_scalars": scalars}
+
+
+def write_checkpoint(
+    path: str | os.PathLike[str],
+    state: tuple[dict[str, torch.Tensor], dict[str, Any]],
+    meta: dict[str, Any],
+) -> None:
+    """Write a ``checkpoint_state`` and ``meta`` (JSON) to ``path`` atomically (tmp, fsync,
+    rename)."""
+    tensors, parts = state
+    header = {"format": FORMAT, "meta": meta, **parts}
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -68,6 +75,16 @@ def save_checkpoint(
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    meta: dict[str, Any],
+) -> None:
+    """Write model, optimizer and ``meta`` (JSON) to ``path`` atomically (tmp, fsync, rename)."""
+    write_checkpoint(path, checkpoint_state(model, optimizer), meta)
 
 
 def load_checkpoint(

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ from registry.errors import (
 from registry.runs import heartbeat_interval, loss_summary
 from registry.shards.token_count import TOKENIZER as BYTES
 from trainer import distributed
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import checkpoint_state, load_checkpoint, write_checkpoint
 from trainer.client import RegistryClient
 from trainer.data import ShardUsage
 from trainer.dataset import DataPlan, ManifestDataset, state_from_cursor
@@ -167,6 +168,17 @@ class _Pending:
         self.usage, self.losses = {}, []
 
 
+@dataclass
+class _Inflight:
+    """An asynchronous checkpoint that rank 0's writer thread is writing and recording, with
+    what the handle held before it (restored if it fails)."""
+
+    future: Future[RunOut]
+    progress: Progress
+    previous_path: str | None
+    previous_steps: int
+
+
 def _sum_usage(parts: Iterable[Mapping[str, list[int]]]) -> dict[str, tuple[int, int]]:
     total: dict[str, list[int]] = {}
     for part in parts:
@@ -226,6 +238,8 @@ class Run:
         self._summary = out.loss_summary
         self._recorded_steps = out.steps_done
         self._weights: tuple[str, str, int] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._inflight: _Inflight | None = None
         self._ended = False
         self._shard_ids: tuple[str, ...] | None = None
         train = out.config.get("train")
@@ -334,6 +348,8 @@ class Run:
         errors = distributed.all_gather(str(failure) if failure is not None else None)
         culprit = next(i for i, e in enumerate(errors) if e is not None)
         message = errors[culprit] if culprit == 0 else f"rank {culprit}: {errors[culprit]}"
+        with contextlib.suppress(Exception):  # a checkpoint that failed is counted below
+            self._settle()
         progress = self._gathered_progress(checkpoint=self._last_checkpoint)
         if self.is_main:
             self.client.fail_run(self.id, message, progress)
@@ -385,30 +401,49 @@ class Run:
             loss_summary=loss_summary(self._pending.losses, self._summary),
         )
 
-    def checkpoint(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, step: int) -> None:
+    def checkpoint(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        step: int,
+        wait: bool = True,
+    ) -> None:
         """Make everything recorded up to step ``step`` durable: rank 0 writes the checkpoint
         file (model, optimizer, data position), then ONE transaction records the consumption
-        since the previous checkpoint with the position; the older file is deleted after."""
+        since the previous checkpoint with the position; the older file is deleted after.
+
+        ``wait=False`` checkpoints asynchronously, as ``torch.distributed.checkpoint.async_save``
+        does: the model and optimizer state are copied now, and the file and the transaction
+        are written by a writer thread while training goes on. They are durable once the next
+        ``checkpoint``, ``complete``, ``fail`` or ``wait`` returns; an error there fails the run
+        as it would have here, and its steps are counted with the failure. A process killed
+        before then resumes from the previous checkpoint (the steps since are trained again and
+        counted once: the registry never held them).
+        """
         done = step + 1
         if self._pending.steps_done != done:
             raise InvalidInput(
                 f"checkpoint at step {step}, but the last recorded step is "
                 f"{(self._pending.steps_done or self._recorded_steps) - 1}"
             )
+        error, failure = self._settle()  # the asynchronous checkpoint before this one
         path = self.checkpoint_dir / f"step-{done:08d}.safetensors"
         progress = self._gathered_progress(checkpoint=str(path))
-        error, failure = None, None
-        if self.is_main and progress is not None:
-            try:
-                save_checkpoint(
-                    path, model, optimizer, {"steps_done": done, "cursor": progress.cursor}
-                )
-                self.info = self.client.record_progress(self.id, progress)
-            except ProvregError as exc:
-                error, failure = _error_box(exc), exc
+        if failure is None and self.is_main and progress is not None:
+            previous = self._last_checkpoint
+            if wait:
+                try:
+                    self.info = self._write(path, checkpoint_state(model, optimizer), progress,
+                                            previous)  # fmt: skip
+                except ProvregError as exc:
+                    error, failure = _error_box(exc), exc
             else:
-                if self._last_checkpoint and self._last_checkpoint != str(path):
-                    Path(self._last_checkpoint).unlink(missing_ok=True)
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="provreg-checkpoint")
+                state = checkpoint_state(model, optimizer, copy=True)
+                future = self._writer.submit(self._write, path, state, progress, previous)
+                self._inflight = _Inflight(future, progress, previous, self._recorded_steps)
         if self.world_size > 1:
             error = distributed.broadcast(error)
         if failure is not None:
@@ -419,6 +454,49 @@ class Run:
         if progress is not None:
             self._summary, self._state = progress.loss_summary, progress.cursor
         self._pending.reset()
+
+    def _write(
+        self,
+        path: Path,
+        state: tuple[dict[str, torch.Tensor], dict[str, Any]],
+        progress: Progress,
+        previous: str | None,
+    ) -> RunOut:
+        """The checkpoint file, then the transaction that names it; then the older file goes."""
+        write_checkpoint(
+            path, state, {"steps_done": progress.steps_done, "cursor": progress.cursor}
+        )
+        out = self.client.record_progress(self.id, progress)
+        if previous and previous != str(path):
+            Path(previous).unlink(missing_ok=True)
+        return out
+
+    def _settle(self) -> tuple[_Box | None, ProvregError | None]:
+        """Wait for the asynchronous checkpoint in flight, if any (rank 0). If it failed, its
+        steps go back to the pending ones (the registry never recorded them), the handle names
+        the checkpoint before it again, and the registry's error is returned."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return None, None
+        try:
+            self.info = inflight.future.result()
+        except BaseException as exc:
+            for shard, (tokens, records) in inflight.progress.consumption_delta.items():
+                acc = self._pending.usage.setdefault(shard, [0, 0])
+                acc[0] += tokens
+                acc[1] += records
+            self._last_checkpoint = inflight.previous_path
+            self._recorded_steps = inflight.previous_steps
+            if isinstance(exc, ProvregError):
+                return _error_box(exc), exc
+            raise
+        return None, None
+
+    def wait(self) -> None:
+        """Block until an asynchronous checkpoint is durable (raises its error, if it failed)."""
+        _, failure = self._settle()
+        if failure is not None:
+            raise failure
 
     def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
         """Load the run's last checkpoint into ``model`` (and ``optimizer``); the number of
@@ -498,9 +576,10 @@ class Run:
         (after ``save_weights``). Collective under ``torchrun``."""
         if self.is_main and self._weights is None:
             raise InvalidInput("save the weights (run.save_weights) before completing the run")
+        error, failure = self._settle()
         progress = self._gathered_progress(checkpoint=self._last_checkpoint)
-        error, out = None, self.info
-        if self.is_main and self._weights is not None:
+        out = self.info
+        if failure is None and self.is_main and self._weights is not None:
             if progress is None:  # nothing since the last checkpoint: the same report again
                 progress = Progress(
                     steps_done=self._recorded_steps,
@@ -523,6 +602,8 @@ class Run:
                     leftover.unlink(missing_ok=True)
         if self.world_size > 1:
             error, out = distributed.broadcast((error, out))
+        if failure is not None:
+            raise failure
         if error is not None:
             _raise_box(error)
         self.info = out
@@ -532,6 +613,8 @@ class Run:
     def fail(self, error: str | BaseException) -> RunOut:
         """Mark the run failed with ``error``, counting the steps recorded since the last
         checkpoint (this rank's: call it from every rank, or use ``batches``)."""
+        with contextlib.suppress(Exception):  # a checkpoint that failed is counted below
+            self._settle()
         progress = None
         if self.world_size == 1:
             progress = self._gathered_progress(checkpoint=self._last_checkpoint)
@@ -543,6 +626,8 @@ class Run:
 
     def interrupt(self) -> None:
         """The process stops without finishing (Ctrl-C, a lost database): resumable."""
+        with contextlib.suppress(Exception):  # recorded or not, the run resumes from the registry
+            self._settle()
         if self.is_main:
             with contextlib.suppress(ProvregError):
                 self.client.mark_interrupted(self.id)
@@ -552,6 +637,10 @@ class Run:
         if self._ended:
             return
         self._ended = True
+        with contextlib.suppress(Exception):  # close() after an asynchronous checkpoint
+            self._settle()
+        if self._writer is not None:
+            self._writer.shutdown()
         if self._heartbeat is not None:
             self._heartbeat.stop()
         if self._owns_client:

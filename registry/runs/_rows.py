@@ -24,6 +24,7 @@ from registry.errors import Conflict, NotFound
 from registry.manifests import lineage
 
 DEFAULT_HEARTBEAT_S = 30.0
+RUN_ID_LENGTH = 32  # uuid4().hex
 STALE_HEARTBEATS = 3
 
 
@@ -34,11 +35,16 @@ def run_row(session: Session, ref: str, *, lock: bool = False) -> TrainingRun:
         InvalidInput: not hex, too short, or ambiguous.
         NotFound: no such run.
     """
-    run_id = resolve_prefix(session, TrainingRun.id, ref, "run")
-    query = select(TrainingRun).where(TrainingRun.id == run_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.scalars(query).first()
+
+    def by_id(run_id: str) -> TrainingRun | None:
+        query = select(TrainingRun).where(TrainingRun.id == run_id)
+        return session.scalars(query.with_for_update() if lock else query).first()
+
+    if len(ref) == RUN_ID_LENGTH and ref == ref.lower():  # a whole id (the trainer's calls):
+        row = by_id(ref)  # one query, no prefix resolution
+        if row is not None:
+            return row
+    row = by_id(resolve_prefix(session, TrainingRun.id, ref, "run"))
     if row is None:  # pragma: no cover - resolve_prefix found it
         raise NotFound(f"unknown run {ref!r}")
     return row

@@ -70,9 +70,7 @@ def record_profiles(session: Session, profiles: Iterable[tuple[str, RecordProfil
         _insert(session, model, rows)
     if keyed:  # Core executemany: one statement for the batch
         session.connection().execute(
-            update(Shard.__table__)
-            .where(Shard.__table__.c.id == bindparam("sid"))
-            .values(keys_indexed=True),
+            update(Shard).where(Shard.id == bindparam("sid")).values(keys_indexed=True),
             keyed,
         )
     ensure_authors(session, {(r["shard_id"], r["author"]) for r in authors})

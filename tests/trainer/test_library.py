@@ -28,7 +28,7 @@ from trainer import ManifestDataset, open_run
 from trainer.client import LocalRegistry
 from trainer.data import shard_order
 from trainer.dataset import DataStateError, collate
-from trainer.errors import ShardIntegrityError, ShardRevokedError
+from trainer.errors import RunFailed, ShardIntegrityError, ShardRevokedError
 from trainer.hf import manifest_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,3 +247,75 @@ def test_hf_adapter_yields_the_datasets_records_and_refuses_a_changed_shard(env:
     _flip(env.path(shard_order(env.ids, 0, 0)[1]))
     with pytest.raises(ShardIntegrityError, match="failed verification"):
         list(manifest_dataset(env.manifest, client=env.client))
+
+
+def _loop(run: Any, steps: int, every: int, wait: bool) -> tuple[Any, Any]:
+    torch.manual_seed(0)
+    model = LSTMLanguageModel(257, 16)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for step, batch in run.batches(run.dataset(block_size=32).loader(4), steps=steps):
+        logits = model(batch["input_ids"][:, :-1])
+        loss = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), batch["input_ids"][:, 1:].flatten()
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.record(batch, step=step, loss=float(loss.detach()))
+        if (step + 1) % every == 0:
+            run.checkpoint(model, opt, step=step, wait=wait)
+    return model, opt
+
+
+def test_an_asynchronous_checkpoint_records_what_a_synchronous_one_does(env: Env) -> None:
+    from safetensors.torch import load_file
+
+    recorded = {}
+    for wait in (True, False):
+        run = env.open(config={"model": {"kind": "lstm"}}, seed=5)
+        _loop(run, steps=9, every=4, wait=wait)  # checkpoints at 4 and 8
+        run.wait()
+        with env.client._read() as s:
+            row = runs.get_run(s, run.id)
+        recorded[wait] = (row.steps_done, row.cursor, env.consumption(run.id),
+                          load_file(row.checkpoint_path))  # fmt: skip
+        assert row.checkpoint_path.endswith("step-00000008.safetensors")
+        assert not (Path(row.checkpoint_path).parent / "step-00000004.safetensors").exists()
+        run.interrupt()
+    (steps, cursor, used, tensors), (a_steps, a_cursor, a_used, a_tensors) = recorded.values()
+    assert (a_steps, a_cursor, a_used) == (steps, cursor, used) and steps == 8
+    assert sum(t for t, _ in used.values()) == 8 * 4 * 33
+    assert tensors.keys() == a_tensors.keys()
+    # the copy taken at step 8: training went on to step 9 after it, and the file is step 8's
+    assert all(torch.equal(tensors[k], a_tensors[k]) for k in tensors)
+
+
+def test_an_asynchronous_checkpoint_that_fails_fails_the_run_with_its_steps(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import trainer.library as library
+
+    def full_disk(*_: Any, **__: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(library, "write_checkpoint", full_disk)
+    run = env.open(config={"model": {"kind": "lstm"}})
+    with pytest.raises(RunFailed, match="No space left"), run:
+        _loop(run, steps=12, every=4, wait=False)  # step 4's write fails; step 8 says so
+    with env.client._read() as s:
+        row = runs.get_run(s, run.id)
+    assert row.status == "failed" and "No space left" in (row.error or "")
+    assert row.steps_done == 8  # the failed checkpoint's steps are counted with the failure
+    assert sum(t for t, _ in env.consumption(run.id).values()) == 8 * 4 * 33
+    assert row.checkpoint_path is None and not list(env.tmp.rglob("step-*.safetensors"))
+
+
+def test_interrupt_waits_for_the_asynchronous_checkpoint(env: Env) -> None:
+    run = env.open(config={"model": {"kind": "lstm"}})
+    model, opt = _loop(run, steps=6, every=4, wait=False)
+    run.interrupt()
+    with open_run(resume=run.id, client=env.client) as again:
+        assert again.start_step == 4 and again.restore(model, opt) == 4
+        again.interrupt()

@@ -257,7 +257,7 @@ def test_any_error_in_a_run_fails_it_with_the_reason(
     def full_disk(*_: Any, **__: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(trainer_library, "save_checkpoint", full_disk)
+    monkeypatch.setattr(trainer_library, "write_checkpoint", full_disk)
     with pytest.raises(RunFailed, match=r"OSError: .*No space left on device") as err:
         train_with_registry(env.client, env.spec(steps=30, checkpoint_every=10), threads=1)
     assert isinstance(err.value.__cause__, OSError)
