@@ -418,6 +418,7 @@ def ddp(root: Path, rounds: int, quick: bool) -> None:
     def provreg() -> float:
         args = ["--manifest", manifest, "--config", config, "--steps", str(steps),
                 "--batch-size", str(batch), "--checkpoint-every", str(steps // 2),
+                "--async-checkpoint",
                 "--threads", "1", "--json", "--out", str(root / "ddp.safetensors")]  # fmt: skip
         out = _torchrun("trainer.ddp", args, env)
         run_ids.append(str(out["run"]))

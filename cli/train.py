@@ -62,6 +62,13 @@ def train(
     batch_size: Annotated[int, typer.Option(help="sequences per step")] = 16,
     seed: Annotated[int, typer.Option(help="seeds the weights and the data order")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="steps between checkpoints")] = 50,
+    async_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--async-checkpoint",
+            help="write each checkpoint (file, then its transaction) while training goes on",
+        ),
+    ] = False,
     out: Annotated[str, typer.Option(help="where to write the stamped weights")] = (
         "model.safetensors"
     ),
@@ -161,6 +168,7 @@ def train(
             *(["--manifest", manifest] if manifest else ["--resume", str(resume)]),
             "--config", config, "--steps", str(steps), "--batch-size", str(batch_size),
             "--seed", str(seed), "--checkpoint-every", str(checkpoint_every), "--out", out,
+            *(["--async-checkpoint"] if async_checkpoint else []),
             "--device", device, "--lr", str(lr), "--heartbeat-s", str(heartbeat_s),
             *(["--threads", str(threads)] if threads else []),
             *(["--warmup", str(warmup)] if warmup is not None else []),
@@ -186,6 +194,7 @@ def train(
             batch_size=batch_size,
             seed=seed,
             checkpoint_every=checkpoint_every,
+            async_checkpoint=async_checkpoint,
             out=out,
             lr=lr,
             warmup=warmup,

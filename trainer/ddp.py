@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="sequences per step, per rank")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=50)
+    p.add_argument("--async-checkpoint", action="store_true", help="write while training goes on")
     p.add_argument("--out", default="model.safetensors")
     p.add_argument("--threads", type=int, default=None, help="per rank (default: cores / ranks)")
     p.add_argument("--device", default="auto")
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size,
                 seed=args.seed,
                 checkpoint_every=args.checkpoint_every,
+                async_checkpoint=args.async_checkpoint,
                 out=args.out,
                 lr=args.lr,
                 warmup=args.warmup,

@@ -76,6 +76,7 @@ class TrainSpec:
     batch_size: int = 16
     seed: int = 0
     checkpoint_every: int = 50
+    async_checkpoint: bool = False  # write checkpoints while training goes on (Run.checkpoint)
     out: str = "model.safetensors"
     lr: float = 3e-3
     warmup: int | None = None  # default: steps // 10, at most 100
@@ -197,6 +198,7 @@ def _run_config(
             "weight_decay": spec.weight_decay,
             "grad_clip": spec.grad_clip,
             "checkpoint_every": spec.checkpoint_every,
+            **({"async_checkpoint": True} if spec.async_checkpoint else {}),
             "heartbeat_s": spec.heartbeat_s,
             "out": str(out),
             "checkpoint_dir": str(out.with_name(out.name + ".checkpoints")),
@@ -340,7 +342,9 @@ def _train(
             due = (step + 1) % every == 0
             stop = should_stop is not None and should_stop() and step + 1 < steps
             if (due or stop) and step + 1 < steps:  # the weights stand for the last
-                run.checkpoint(model, optimizer, step=step)
+                # a stop waits for its checkpoint; otherwise as the run's config says
+                run.checkpoint(model, optimizer, step=step,
+                               wait=stop or not hp.get("async_checkpoint", False))  # fmt: skip
             if stop:
                 raise StopRequested(f"stopped at step {step + 1}, checkpointed")
             crash_point("train.after_step")  # a kill here loses the steps since the checkpoint

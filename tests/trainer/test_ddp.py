@@ -170,7 +170,8 @@ def test_resume_needs_the_same_world_size_and_is_then_exact(env: Env) -> None:
 def test_two_nodes_on_loopback(env: Env) -> None:
     port = _free_port()
     rdzv = ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "t2n"]
-    args = ["--manifest", env.manifest, *_train_args(env), "--json"]
+    # with asynchronous checkpoints: rank 0 writes them on its writer thread, counts unchanged
+    args = ["--manifest", env.manifest, *_train_args(env, "--async-checkpoint"), "--json"]
     procs = []
     for _node in range(2):
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
@@ -190,6 +191,7 @@ def test_two_nodes_on_loopback(env: Env) -> None:
     assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
     [run] = env.runs()
     assert (run.status, run.steps_done) == ("completed", 4)
+    assert run.config["train"]["async_checkpoint"] is True
     assert env.consumption(run.id) == env.consumption(env.single(4))
 
 

@@ -164,6 +164,21 @@ def _flip(p: Path) -> None:
     p.write_bytes(bytes(data))
 
 
+def test_async_checkpoints_train_and_count_as_synchronous_ones(env: Env) -> None:
+    done = {}
+    for name, asynchronous in (("sync", False), ("async", True)):
+        out = str(env.tmp / f"{name}.safetensors")
+        result = train_with_registry(
+            env.client, env.spec(async_checkpoint=asynchronous, out=out), threads=1
+        )
+        run = env.client.get_run(result.run_id)
+        assert run.config["train"].get("async_checkpoint", False) is asynchronous
+        done[name] = (run.status, run.steps_done, _consumption(env, run.id), load_file(out))
+    (status, steps, used, weights), (a_status, a_steps, a_used, a_weights) = done.values()
+    assert (a_status, a_steps, a_used) == (status, steps, used) == (status, 30, used)
+    assert all(torch.equal(weights[k], a_weights[k]) for k in weights)  # the same training
+
+
 @pytest.mark.parametrize("damage", ["flip-byte", "delete", "foreign-file", "revoke", "opt-out"])
 def test_bad_shard_stops_the_run_naming_it_and_fails_the_run(env: Env, damage: str) -> None:
     order = shard_order(env.ids, 0, 0)
