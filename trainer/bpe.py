@@ -83,10 +83,36 @@ def train_bpe(
     return tok.to_str().encode("utf-8")
 
 
-def manifest_records(source: ShardSource, shard_ids: Sequence[str]) -> Iterator[str]:
-    """Every record of the shards, verified, in the training order: shards by id, file order."""
-    for shard_id in sorted(shard_ids):
-        yield from read_verified(source, shard_id).texts
+def manifest_records(
+    source: ShardSource, shard_ids: Sequence[str], *, ahead: int = 2
+) -> Iterator[str]:
+    """Every record of the shards, verified, in the training order: shards by id, file order.
+
+    Up to ``ahead`` shards are read and verified on a thread while the caller (``tokenizers``
+    counting pairs, which releases the GIL) works on the records before them; a shard's
+    records are yielded only after its whole file hashed to its id, as without read-ahead.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    order = sorted(shard_ids)
+    if ahead < 1:
+        for shard_id in order:
+            yield from read_verified(source, shard_id).texts
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="provreg-bpe-read") as pool:
+        queued: deque[Future[Sequence[str]]] = deque()
+        pending = iter(order)
+        try:
+            for shard_id in pending:
+                queued.append(pool.submit(lambda i=shard_id: read_verified(source, i).texts))
+                if len(queued) > ahead:
+                    yield from queued.popleft().result()
+            while queued:
+                yield from queued.popleft().result()
+        finally:
+            for f in queued:
+                f.cancel()
 
 
 class BPETokenizer:

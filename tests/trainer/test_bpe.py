@@ -143,3 +143,27 @@ def test_an_unknown_or_tampered_tokenizer_opens_no_run(reg: dict, cli: Cli, tmp_
     assert snapshot(engine) == before
     with reg["client"]._read() as s:  # type: ignore[attr-defined]
         assert [t.id for t in tokenizers.list_tokenizers(s)] == [tok_id]
+
+
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_manifest_records_read_ahead_in_order_and_stop_at_a_changed_shard(
+    reg: dict,
+    ahead: int,  # type: ignore[type-arg]
+) -> None:
+    from registry.shards.store import ShardStore
+    from trainer.errors import ShardIntegrityError
+    from trainer.reader import read_verified
+
+    client: LocalRegistry = reg["client"]  # type: ignore[assignment]
+    ids = sorted(client.shard_ids(reg["a"]))  # type: ignore[arg-type]
+    source = client.shard_source(reg["a"])  # type: ignore[arg-type]
+    expected = [t for i in ids for t in read_verified(source, i).texts]
+    assert list(manifest_records(source, ids, ahead=ahead)) == expected
+    path = Path(ShardStore(str(reg["store"])).path_for(ids[3]))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    got: list[str] = []
+    with pytest.raises(ShardIntegrityError, match=ids[3]):
+        got.extend(manifest_records(source, ids, ahead=ahead))
+    assert got == [t for i in ids[:3] for t in read_verified(source, i).texts]  # none of shard 3
