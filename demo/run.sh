@@ -75,8 +75,9 @@ provreg manifest verify-proof "$OUT/proof.json" --manifest "$OUT/manifest.json"
 step "train: tiny GPT on manifest ${MANIFEST:0:16} (reads only its verified shards)"
 # The data order is a pure function of the seed and the manifest; seed 4 happens to open the small
 # CC0 notes shard first, so this short run consumes both sources and both get paid below.
+# --async-checkpoint: each checkpoint (file, then its transaction) is written while training goes on.
 provreg train --manifest "$MANIFEST" --config tiny --steps 200 --batch-size 16 \
-    --checkpoint-every 100 --seed 4 --out "$OUT/model.safetensors"
+    --checkpoint-every 100 --async-checkpoint --seed 4 --out "$OUT/model.safetensors"
 RUN=$(provreg run list --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 
 step "the run: status, loss curve, consumption"
