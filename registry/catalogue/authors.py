@@ -19,7 +19,7 @@ from registry.db.chunks import chunked
 from registry.db.models import Contributor, Shard, SourceAuthor
 from registry.db.types import utcnow
 from registry.entities.catalogue import AuthorLinkOut
-from registry.errors import InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput, NotFound
 
 
 def ensure_authors(session: Session, shard_authors: Iterable[tuple[str, str]]) -> int:
@@ -44,7 +44,7 @@ def ensure_authors(session: Session, shard_authors: Iterable[tuple[str, str]]) -
         return 0
     names = _source_names(session, {sid for sid, _ in new})
     now = utcnow()
-    new_names = [_name(names[sid], author) for sid, author in new]
+    new_names = _free_names(session, [(names[sid], author) for sid, author in new])
     rows = [{"name": n, "kind": "author", "created_at": now} for n in new_names]
     for part in chunked(rows, 5000):
         session.execute(insert(Contributor), list(part))
@@ -136,10 +136,43 @@ def _source_names(session: Session, source_ids: set[int]) -> dict[int, str]:
     return out
 
 
+def _free_names(session: Session, keys: list[tuple[str, str]]) -> list[str]:
+    """A contributor name for each (source name, author key): ``_name``'s, or, where a
+    contributor already has that name (a curator's ``forum:alice``), the hashed form, so the
+    ingest never pays a key to a contributor nobody linked it to.
+
+    Raises:
+        Conflict: the hashed name is taken too (only a contributor named so on purpose).
+    """
+    names = [_name(source, author) for source, author in keys]
+    taken = _taken(session, names)
+    if not taken:
+        return names
+    out = [_hashed(src, a) if n in taken else n for (src, a), n in zip(keys, names, strict=True)]
+    for n in _taken(session, [n for n in out if n not in names]):
+        raise Conflict(
+            f"contributor {n!r} already exists: an author key of its source would be named so; "
+            "rename that contributor, then ingest again",
+            field="author",
+        )
+    return out
+
+
+def _taken(session: Session, names: list[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in chunked(sorted(set(names))):
+        out.update(session.scalars(select(Contributor.name).where(Contributor.name.in_(chunk))))
+    return out
+
+
+def _hashed(source: str, author: str) -> str:
+    return f"{source}:sha256-{hashlib.sha256(author.encode()).hexdigest()[:16]}"
+
+
 def _name(source: str, author: str) -> str:
     """``SOURCE:KEY``; a key that would not fit a name (too long, or with a ``/``) is named by
     the first 16 hex digits of its SHA-256 instead, so every author gets a contributor."""
     name = f"{source}:{author}"
     if len(name) <= limits.NAME and "/" not in author and author.isprintable():
         return name
-    return f"{source}:sha256-{hashlib.sha256(author.encode()).hexdigest()[:16]}"
+    return _hashed(source, author)

@@ -106,5 +106,5 @@ def test_0011_flags_the_shards_already_in_the_record_key_index(engine: Engine) -
         )
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        flags = dict(conn.execute(sa.text("SELECT id, keys_indexed FROM shards")).tuples().all())
+        flags = {i: v for i, v in conn.execute(sa.text("SELECT id, keys_indexed FROM shards"))}
     assert {k: bool(v) for k, v in flags.items()} == {"a" * 64: True, "b" * 64: False}

@@ -100,7 +100,7 @@ def test_url_impact_counts_v2_shards_that_predate_the_key_index(
     from registry.db.models import Shard
 
     with session_factory() as s:
-        flags = dict(s.execute(select(Shard.id, Shard.keys_indexed)).tuples().all())
+        flags = {sid: v for sid, v in s.execute(select(Shard.id, Shard.keys_indexed))}
         assert flags == {sid: True for sid in [*world.shards, world.other]}  # ingest set them
         assert impact(s, "url", "https://alpha.org/2").unindexed_shards == 0
     with session_factory() as s:  # shard 2 as a shard stored before the index existed

@@ -22,6 +22,7 @@ from registry.db.models import (
     Consumption,
     Contributor,
     LedgerEntry,
+    SourceAuthor,
     TrainingRun,
 )
 from registry.entities.manifests import ManifestIn
@@ -264,3 +265,38 @@ def test_one_person_in_two_sources_gets_one_statement(session_factory: Any, tmp_
     # forum: bob 200 of 1000 tokens -> 20 cents; code: bob's every token -> 10 cents
     assert sorted((e.source, e.amount_minor) for e in out.entries) == [("code", 10), ("forum", 20)]
     assert out.by_run[0].record_tokens == 200 + 100
+
+
+def test_an_author_name_taken_by_a_contributor_is_not_paid_to_it(
+    session_factory: Any, tmp_path: Path
+) -> None:
+    import hashlib
+
+    with session_factory() as s:
+        contributors.add_contributor(s, name="forum:ann")  # a curator's, not ann's key
+    _world(session_factory, tmp_path)
+    hashed = f"forum:sha256-{hashlib.sha256(b'ann').hexdigest()[:16]}"
+    with session_factory() as s:
+        kinds = {n: k for n, k in s.execute(select(Contributor.name, Contributor.kind))}
+        linked = s.scalars(
+            select(Contributor)
+            .join(SourceAuthor, SourceAuthor.contributor_id == Contributor.id)
+            .where(SourceAuthor.author == "ann")
+        ).one()
+    assert (kinds["forum:ann"], kinds[hashed], kinds["forum:bob"]) == ("person", "author", "author")
+    assert linked.name == hashed
+
+
+def test_an_author_name_with_no_free_form_is_a_clear_error_and_changes_nothing(
+    session_factory: Any, engine: Engine, tmp_path: Path
+) -> None:
+    import hashlib
+
+    hashed = f"forum:sha256-{hashlib.sha256(b'ann').hexdigest()[:16]}"
+    with session_factory() as s:
+        for name in ("forum:ann", hashed):
+            contributors.add_contributor(s, name=name)
+    before = snapshot(engine)
+    with pytest.raises(Conflict, match=f"contributor '{hashed}' already exists"):
+        _world(session_factory, tmp_path)
+    assert snapshot(engine) == before
