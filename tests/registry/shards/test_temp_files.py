@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,12 +30,20 @@ def _input(tmp_path: Path) -> Path:
     return path
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A command started in the background by a shell without job control inherits SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler; the child here is the
+    foreground command a user presses Ctrl-C in."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _ingest(cli: Cli, path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli.main", "ingest", str(path), "--source", "src",
          "--dataset", "d", "--shard-size", "16KiB"],
         env=os.environ | cli.env | env | {"PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=120, cwd=ROOT,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
 
 
