@@ -24,7 +24,7 @@ import tokenizers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trainer.errors import TrainerError
-from trainer.reader import ShardSource, read_verified
+from trainer.reader import ShardSource, read_verified, verified_loader
 
 KIND = "provreg.bpe-bytelevel/1"
 EOT_TOKEN = "<|endoftext|>"
@@ -84,35 +84,29 @@ def train_bpe(
 
 
 def manifest_records(
-    source: ShardSource, shard_ids: Sequence[str], *, ahead: int = 2
+    source: ShardSource, shard_ids: Sequence[str], *, ahead: int = 1
 ) -> Iterator[str]:
     """Every record of the shards, verified, in the training order: shards by id, file order.
 
-    Up to ``ahead`` shards are read and verified on a thread while the caller (``tokenizers``
-    counting pairs, which releases the GIL) works on the records before them; a shard's
-    records are yielded only after its whole file hashed to its id, as without read-ahead.
+    With ``ahead`` (the default), the next shard is read and verified by the data stream's
+    ``Prefetcher`` while the caller (``tokenizers`` counting pairs, which releases the GIL)
+    works on the records before it; a shard's records are yielded only after its whole file
+    hashed to its id, as without read-ahead.
     """
-    from collections import deque
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from trainer.data import Prefetcher, Slot
 
     order = sorted(shard_ids)
     if ahead < 1:
         for shard_id in order:
             yield from read_verified(source, shard_id).texts
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="provreg-bpe-read") as pool:
-        queued: deque[Future[Sequence[str]]] = deque()
-        pending = iter(order)
-        try:
-            for shard_id in pending:
-                queued.append(pool.submit(lambda i=shard_id: read_verified(source, i).texts))
-                if len(queued) > ahead:
-                    yield from queued.popleft().result()
-            while queued:
-                yield from queued.popleft().result()
-        finally:
-            for f in queued:
-                f.cancel()
+    loads = Prefetcher(verified_loader(source), (Slot(0, i, s) for i, s in enumerate(order)))
+    try:
+        for loaded in loads:
+            loads.want_next()
+            yield from loaded.texts
+    finally:
+        loads.close()
 
 
 class BPETokenizer:

@@ -118,7 +118,9 @@ def shard_order(shard_ids: Sequence[str], seed: int, epoch: int) -> list[str]:
     return [ids[i] for i in perm]
 
 
-class _Slot(NamedTuple):
+class Slot(NamedTuple):
+    """One position of an epoch's shard order, and the shard there."""
+
     epoch: int
     pos: int
     shard_id: str
@@ -130,7 +132,7 @@ def _slots(
     start: Cursor,
     max_epochs: int | None,
     part: tuple[int, int] = (0, 1),
-) -> Iterator[_Slot]:
+) -> Iterator[Slot]:
     """The shard positions reader ``part[0]`` of ``part[1]`` visits from ``start``: every
     position ``p`` of each epoch's order with ``p % readers == reader``, so readers never share
     a position and together visit exactly the positions one reader would."""
@@ -141,12 +143,12 @@ def _slots(
         order = shard_order(ids, seed, epoch)
         for p in range(pos, len(order)):
             if p % readers == reader:
-                yield _Slot(epoch, p, order[p])
+                yield Slot(epoch, p, order[p])
         epoch, pos = epoch + 1, 0
 
 
 class _Loaded(NamedTuple):
-    slot: _Slot
+    slot: Slot
     texts: Sequence[str]
 
 
@@ -184,7 +186,7 @@ class Prefetcher:
     returned that shard, so no record of a shard that failed verification is handed out.
     """
 
-    def __init__(self, load: Loader, slots: Iterator[_Slot]) -> None:
+    def __init__(self, load: Loader, slots: Iterator[Slot]) -> None:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._wanted = threading.Semaphore(1)  # the first shard is wanted from the start
         self._stop = threading.Event()
@@ -198,7 +200,7 @@ class Prefetcher:
         """Let the thread load the shard after the last one asked for."""
         self._wanted.release()
 
-    def _run(self, load: Loader, slots: Iterator[_Slot]) -> None:
+    def _run(self, load: Loader, slots: Iterator[Slot]) -> None:
         try:
             for n, slot in enumerate(slots):
                 if not self._until_stopped(lambda t: self._wanted.acquire(timeout=t)):
@@ -250,7 +252,7 @@ class Prefetcher:
         self._thread.join()
 
 
-def _sync_loads(load: Loader, slots: Iterator[_Slot]) -> Iterator[_Loaded]:
+def _sync_loads(load: Loader, slots: Iterator[Slot]) -> Iterator[_Loaded]:
     for slot in slots:
         yield _Loaded(slot, load(slot.shard_id))
 

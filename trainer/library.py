@@ -156,13 +156,16 @@ class _Pending:
     steps_done: int | None = None
 
     def add(self, usage: Mapping[str, ShardUsage], step: int, loss: float | None) -> None:
+        self.add_usage(usage)
+        if loss is not None:
+            self.losses.append(float(loss))
+        self.steps_done = step + 1
+
+    def add_usage(self, usage: Mapping[str, ShardUsage] | Mapping[str, tuple[int, int]]) -> None:
         for shard, u in usage.items():
             acc = self.usage.setdefault(shard, [0, 0])
             acc[0] += int(u[0])
             acc[1] += int(u[1])
-        if loss is not None:
-            self.losses.append(float(loss))
-        self.steps_done = step + 1
 
     def reset(self) -> None:
         self.usage, self.losses = {}, []
@@ -481,10 +484,7 @@ class Run:
         try:
             self.info = inflight.future.result()
         except BaseException as exc:
-            for shard, (tokens, records) in inflight.progress.consumption_delta.items():
-                acc = self._pending.usage.setdefault(shard, [0, 0])
-                acc[0] += tokens
-                acc[1] += records
+            self._pending.add_usage(inflight.progress.consumption_delta)
             self._last_checkpoint = inflight.previous_path
             self._recorded_steps = inflight.previous_steps
             if isinstance(exc, ProvregError):
