@@ -101,15 +101,24 @@ def weights_out(w: Weights) -> WeightsOut:
     )
 
 
-def run_out(session: Session, row: TrainingRun) -> RunOut:
-    """The run with its consumption totals and weights, as of this transaction."""
-    tokens, records, shards = session.execute(
-        select(
-            func.coalesce(func.sum(Consumption.tokens), 0),
-            func.coalesce(func.sum(Consumption.records), 0),
-            func.count(),
-        ).where(Consumption.run_id == row.id)
-    ).one()
+def run_out(
+    session: Session, row: TrainingRun, *, totals: tuple[int, int, int] | None = None
+) -> RunOut:
+    """The run with its consumption totals and weights, as of this transaction.
+
+    ``totals`` (tokens, records, shards), when the caller has just computed them (a progress
+    report knows what it added to what was there), saves summing the run's consumption again.
+    """
+    tokens, records, shards = (
+        totals
+        or session.execute(
+            select(
+                func.coalesce(func.sum(Consumption.tokens), 0),
+                func.coalesce(func.sum(Consumption.records), 0),
+                func.count(),
+            ).where(Consumption.run_id == row.id)
+        ).one()
+    )
     weights = session.scalars(
         select(Weights).where(Weights.run_id == row.id).order_by(Weights.created_at)
     )

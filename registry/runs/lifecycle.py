@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from manifests.canonical import compact_json
@@ -304,23 +304,77 @@ def resume_run(
 # --- progress and liveness --------------------------------------------------------------------
 
 
-def _check_delta(session: Session, manifest: str, delta: Mapping[str, tuple[int, int]]) -> None:
+@dataclass(frozen=True)
+class _ShardFacts:
+    """What judging and adding a report needs of one shard it names: its size, and what the
+    run had recorded of it before."""
+
+    tokens: int
+    records: int
+    used_tokens: int | None  # None: the run has no row for the shard yet
+    used_records: int
+
+
+def _shard_facts(
+    session: Session, row: TrainingRun, delta: Mapping[str, tuple[int, int]]
+) -> dict[str, _ShardFacts]:
+    """Each reported shard's size and recorded consumption, in one query per chunk (a join of
+    the manifest's membership, the shard and the run's consumption row), as plain tuples: a
+    checkpoint's transaction is on the training loop's clock.
+
+    Raises:
+        InvalidInput: a count that is not a whole number from 0 to 2**53-1, or a shard that is
+            not in the run's manifest.
+    """
     for shard_id, (tokens, records) in delta.items():
         limits.check_count(tokens, f"tokens of shard {shard_id}")
         limits.check_count(records, f"records of shard {shard_id}")
     ids = sorted(delta)
-    members: set[str] = set()
+    facts: dict[str, _ShardFacts] = {}
+    used = and_(Consumption.run_id == row.id, Consumption.shard_id == ManifestShard.shard_id)
     for chunk in chunked(ids):
-        members.update(
-            session.scalars(
-                select(ManifestShard.shard_id).where(
-                    ManifestShard.manifest_hash == manifest, ManifestShard.shard_id.in_(chunk)
-                )
+        query = (
+            select(
+                ManifestShard.shard_id,
+                Shard.tokens,
+                Shard.records,
+                Consumption.tokens,
+                Consumption.records,
             )
+            .join(Shard, Shard.id == ManifestShard.shard_id)
+            .outerjoin(Consumption, used)
+            .where(ManifestShard.manifest_hash == row.manifest_hash)
+            .where(ManifestShard.shard_id.in_(chunk))
         )
-    strangers = [s for s in ids if s not in members]
+        for sid, size_t, size_r, used_t, used_r in session.execute(query):
+            facts[sid] = _ShardFacts(size_t, size_r, used_t, used_r or 0)
+    strangers = [s for s in ids if s not in facts]
     if strangers:
-        raise InvalidInput(f"shard {strangers[0]} is not in manifest {manifest}")
+        raise InvalidInput(f"shard {strangers[0]} is not in manifest {row.manifest_hash}")
+    return facts
+
+
+@dataclass(frozen=True)
+class _RunTotals:
+    """The run's recorded consumption before a report, and its manifest's token stream."""
+
+    tokens: int
+    records: int
+    shards: int
+    stream: int
+
+
+def _run_totals(session: Session, row: TrainingRun) -> _RunTotals:
+    stream = select(Manifest.total_tokens).where(Manifest.hash == row.manifest_hash)
+    tokens, records, shards, total = session.execute(
+        select(
+            func.coalesce(func.sum(Consumption.tokens), 0),
+            func.coalesce(func.sum(Consumption.records), 0),
+            func.count(),
+            stream.scalar_subquery(),
+        ).where(Consumption.run_id == row.id)
+    ).one()
+    return _RunTotals(int(tokens), int(records), int(shards), int(total or 0))
 
 
 def _processes(world_size: int) -> str:
@@ -328,16 +382,18 @@ def _processes(world_size: int) -> str:
 
 
 def _implausible(
-    session: Session,
     row: TrainingRun,
     progress: Progress,
     totals: Mapping[str, tuple[int, int]],
+    facts: Mapping[str, _ShardFacts],
+    before: _RunTotals,
     added: int,
 ) -> str | None:
     """Why the run's consumption after this report cannot be true, or None.
 
     ``totals`` are the run's tokens and records of each shard the report names, once it is
-    added; ``added`` the tokens the report adds. The rule
+    added; ``facts`` those shards' sizes; ``before`` the run's totals before the report;
+    ``added`` the tokens the report adds. The rule
     (``StreamShape``): after ``s`` steps the run consumed exactly ``s * tokens_per_step``
     tokens; of each shard at most its tokens and records times the epochs that many tokens
     span; and a record completes with its end-of-text token, so never more records than tokens.
@@ -351,10 +407,7 @@ def _implausible(
     steps = progress.steps_done
     if shape is not None and steps > shape.steps:
         return f"step {steps:,} is beyond the run's {shape.steps:,} steps"
-    recorded = session.scalar(
-        select(func.coalesce(func.sum(Consumption.tokens), 0)).where(Consumption.run_id == row.id)
-    )
-    reported = int(recorded or 0) + added
+    reported = before.tokens + added
     consumed = reported if shape is None else steps * shape.tokens_per_step
     if shape is not None and reported != consumed:
         return (
@@ -362,18 +415,10 @@ def _implausible(
             f"{_processes(shape.world_size)}{shape.batch_size} rows of {shape.block_size + 1} "
             f"tokens are exactly {consumed:,}"
         )
-    manifest = session.get(Manifest, row.manifest_hash)
-    stream = manifest.total_tokens if manifest is not None else 0
+    stream = before.stream
     epochs = -(-consumed // stream) if stream else 0
-    sizes = {
-        sid: (tokens, records)
-        for chunk in chunked(sorted(totals))
-        for sid, tokens, records in session.execute(
-            select(Shard.id, Shard.tokens, Shard.records).where(Shard.id.in_(chunk))
-        )
-    }
     for shard_id, (tokens, records) in sorted(totals.items()):
-        size_t, size_r = sizes.get(shard_id, (0, 0))
+        size_t, size_r = facts[shard_id].tokens, facts[shard_id].records
         if tokens > size_t * epochs or records > size_r * epochs:
             return (
                 f"shard {shard_id} holds {size_t:,} tokens and {size_r:,} records; "
@@ -441,39 +486,42 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
         )
     limits.check_count(progress.steps_done, "steps done")
     delta = {k: v for k, v in progress.consumption_delta.items() if v != (0, 0)}
-    _check_delta(session, row.manifest_hash, delta)
+    facts = _shard_facts(session, row, delta)
     cursor = _json(progress.cursor, "cursor")
     summary = _json(progress.loss_summary, "loss summary") if progress.loss_summary else None
     if progress.checkpoint_path is not None:
         limits.check_text(progress.checkpoint_path, "checkpoint path", limits.PATH)
     now = utcnow()
-    existing = {
-        c.shard_id: c
-        for chunk in chunked(sorted(delta))
-        for c in session.scalars(
-            select(Consumption).where(Consumption.run_id == row.id, Consumption.shard_id.in_(chunk))
-        )
-    }
     totals = {
         shard_id: (
-            tokens + (existing[shard_id].tokens if shard_id in existing else 0),
-            records + (existing[shard_id].records if shard_id in existing else 0),
+            tokens + (facts[shard_id].used_tokens or 0),
+            records + facts[shard_id].used_records,
         )
         for shard_id, (tokens, records) in delta.items()
     }
-    reason = _implausible(session, row, progress, totals, sum(t for t, _ in delta.values()))
+    before = _run_totals(session, row)
+    added = sum(t for t, _ in delta.values())
+    reason = _implausible(row, progress, totals, facts, before, added)
     if reason is not None:
         _refuse(session, row, progress, reason)
-    for shard_id, (tokens, records) in sorted(totals.items()):
-        c = existing.get(shard_id)
-        if c is None:
-            session.add(
-                Consumption(
-                    run_id=row.id, shard_id=shard_id, tokens=tokens, records=records, updated_at=now
-                )
-            )
-        else:
-            c.tokens, c.records, c.updated_at = tokens, records, now
+    new = [s for s in sorted(totals) if facts[s].used_tokens is None]
+    old = [s for s in sorted(totals) if facts[s].used_tokens is not None]
+    if new:  # Core statements, not ORM objects: no unit of work to build for plain rows
+        session.execute(
+            insert(Consumption),
+            [
+                {"run_id": row.id, "shard_id": s, "tokens": totals[s][0],
+                 "records": totals[s][1], "updated_at": now}
+                for s in new
+            ],
+        )  # fmt: skip
+    if old:  # ORM bulk UPDATE by primary key
+        session.execute(
+            update(Consumption),
+            [{"run_id": row.id, "shard_id": s, "tokens": totals[s][0],
+              "records": totals[s][1], "updated_at": now}
+             for s in old],
+        )  # fmt: skip
     row.steps_done = progress.steps_done
     row.cursor = cursor
     row.checkpoint_path = progress.checkpoint_path
@@ -493,7 +541,12 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
             "checkpoint_path": progress.checkpoint_path,
         },
     )
-    return run_out(session, row)
+    after = (
+        before.tokens + added,
+        before.records + sum(n for _, n in delta.values()),
+        before.shards + len(new),
+    )
+    return run_out(session, row, totals=after)
 
 
 def _is_replay(row: TrainingRun, progress: Progress) -> bool:
