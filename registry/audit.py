@@ -20,6 +20,7 @@ from registry.db.models import AuditEntry
 from registry.db.types import utcnow
 
 GENESIS = "0" * 64
+_TABLE = AuditEntry.metadata.tables["audit_log"]  # Core: one INSERT, no unit of work
 
 
 def _sha256(data: bytes) -> str:
@@ -77,10 +78,7 @@ def record(session: Session, action: str, object_kind: str, object_id: str, payl
         prev_hash=head.hash if head else GENESIS,
     )
     entry.hash = entry_hash(entry)
-    session.execute(
-        insert(AuditEntry.__table__),
-        [{c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns}],
-    )
+    session.execute(insert(_TABLE), [{c.key: getattr(entry, c.key) for c in _TABLE.columns}])
 
 
 @dataclass(frozen=True)
