@@ -65,6 +65,7 @@ from registry.entities.manifests import (
 from registry.errors import Conflict, InvalidInput, NotFound, NotPermitted, PolicyViolation
 from registry.names import lookup_key, normalise_name
 from registry.shards.datasets import dataset_row
+from registry.shards.format import FORMAT_V2
 
 if TYPE_CHECKING:
     from registry.shards.store import ShardStore
@@ -79,6 +80,7 @@ class _SourceShare:
     records: int
     tokens: int
     representative: str  # any one of its shard ids
+    profiled: int = 0  # its v2 shards (record figures to freeze)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,10 @@ class _Selection:
     @property
     def count(self) -> int:
         return sum(p.shards for p in self.by_source.values())
+
+    @property
+    def profiled(self) -> int:
+        return sum(p.profiled for p in self.by_source.values())
 
 
 # --- gathering the shards ---------------------------------------------------------------------
@@ -164,10 +170,14 @@ def _select(session: Session, spec: ManifestIn) -> Connection:
 
 def _summarise(conn: Connection) -> _Selection:
     by_source = {
-        int(r[0]): _SourceShare(int(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]))
-        for r in conn.exec_driver_sql(
-            f"SELECT s.source_id, count(*), sum(s.bytes), sum(s.records), sum(s.tokens), min(s.id) "
-            f"FROM {_SELECTION} AS sel JOIN shards AS s ON s.id = sel.id GROUP BY s.source_id"
+        int(r[0]): _SourceShare(int(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), int(r[6]))
+        for r in conn.execute(
+            text(
+                "SELECT s.source_id, count(*), sum(s.bytes), sum(s.records), sum(s.tokens), "
+                "min(s.id), sum(CASE WHEN s.format = :v2 THEN 1 ELSE 0 END) "
+                f"FROM {_SELECTION} AS sel JOIN shards AS s ON s.id = sel.id GROUP BY s.source_id"
+            ),
+            {"v2": FORMAT_V2},
         )
     }
     revoked = [
@@ -507,6 +517,11 @@ def create_manifest(
         ),
         {"h": digest},
     )
+    # what its disclosures will read (imported here: the disclosure package imports this one)
+    from registry.disclosure.frozen import freeze
+
+    if selection.profiled:  # v1 shards have no record rows: nothing to sum
+        freeze(session, digest)
     audit.record(
         session,
         "manifest.create",

@@ -283,6 +283,44 @@ class ManifestShard(Base):
     shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
 
 
+class ManifestDomainSum(Base):
+    """A manifest's records, text bytes and tokens from one registrable domain: the sum of its
+    shards' ``shard_domains`` rows, frozen with the manifest (``registry.disclosure.frozen``),
+    so a disclosure reads the domains, not a row per (shard, domain)."""
+
+    __tablename__ = "manifest_domain_sums"
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ManifestRecordLicenceSum(Base):
+    """A manifest's records and tokens under one record licence, frozen with it."""
+
+    __tablename__ = "manifest_record_licence_sums"
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    licence: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ManifestRecordSummary(Base):
+    """A manifest's record figures that are not per domain or licence, frozen with it: how many
+    of its shards are profiled (v2), the span of their record dates, and distinct authors."""
+
+    __tablename__ = "manifest_record_summaries"
+
+    manifest_hash: Mapped[str] = mapped_column(ForeignKey("manifests.hash"), primary_key=True)
+    profiled_shards: Mapped[int] = mapped_column(BigInteger)
+    records_from: Mapped[date | None] = mapped_column(Date)
+    records_to: Mapped[date | None] = mapped_column(Date)
+    authors: Mapped[int] = mapped_column(BigInteger)
+
+
 class TrainingRun(Base):
     __tablename__ = "training_runs"
     __table_args__ = (
@@ -444,7 +482,15 @@ class ApiToken(Base):
 
 
 # Tables that the database itself refuses to UPDATE or DELETE from (see the initial migration).
-APPEND_ONLY_TABLES = ("manifests", "manifest_shards", "ledger_entries", "disclosures")
+APPEND_ONLY_TABLES = (
+    "manifests",
+    "manifest_shards",
+    "ledger_entries",
+    "disclosures",
+    "manifest_domain_sums",  # migration 0012, frozen with the manifest
+    "manifest_record_licence_sums",
+    "manifest_record_summaries",
+)
 
 
 # --- tokenizers (issue #16) --------------------------------------------------------------------

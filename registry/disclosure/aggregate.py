@@ -19,6 +19,7 @@ most permissive first, is ``FAMILY_ORDER``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from registry.db.chunks import chunked
 from registry.db.models import (
     CompensationTerms,
     Licence,
+    Manifest,
     ManifestShard,
     Shard,
     Source,
@@ -50,6 +52,7 @@ from registry.disclosure.facts import (
     SourceFact,
     Totals,
 )
+from registry.disclosure.frozen import FrozenRecords, frozen_records
 from registry.shards.format import FORMAT_V2
 
 if TYPE_CHECKING:
@@ -140,44 +143,14 @@ def _members(chain: Sequence[str]) -> tuple[str, dict[str, Any]]:
 def record_facts(
     session: Session, chain: Sequence[str], source_ids: Sequence[int]
 ) -> RecordFacts | None:
-    """The record figures of ``chain`` (None when none of its shards was profiled), from the
-    per-shard rows: one GROUP BY per table."""
-    from sqlalchemy import text
-
-    members, params = _members(chain)
-    conn = session.connection()
-    profiled, first, last = conn.execute(
-        text(
-            "SELECT count(*), min(s.records_from), max(s.records_to) "
-            f"FROM {members} JOIN shards s ON s.id = m.shard_id WHERE s.format = :v2"
-        ),
-        params | {"v2": FORMAT_V2},
-    ).one()
-    if not profiled:
+    """The record figures of ``chain`` (None when none of its shards was profiled): one
+    manifest's as frozen at its creation (``frozen``), a chain's summed from the per-shard
+    rows, one GROUP BY per table."""
+    kept = frozen_records(session, chain[0]) if len(chain) == 1 else _live_records(session, chain)
+    if kept is None:
         return None
-    domains = conn.execute(
-        text(
-            "SELECT d.domain, sum(d.records), sum(d.bytes), sum(d.tokens) "
-            f"FROM {members} JOIN shard_domains d ON d.shard_id = m.shard_id "
-            "GROUP BY d.domain ORDER BY sum(d.bytes) DESC, d.domain"
-        ),
-        params,
-    ).all()
-    authors = conn.execute(
-        text(
-            f"SELECT count(DISTINCT a.author) FROM {members} "
-            "JOIN shard_authors a ON a.shard_id = m.shard_id"
-        ),
-        params,
-    ).scalar_one()
-    licences = conn.execute(
-        text(
-            "SELECT l.licence, sum(l.records), sum(l.tokens) "
-            f"FROM {members} JOIN shard_record_licences l ON l.shard_id = m.shard_id "
-            "GROUP BY l.licence ORDER BY sum(l.tokens) DESC, l.licence"
-        ),
-        params,
-    ).all()
+    profiled, first, last = kept.profiled_shards, kept.records_from, kept.records_to
+    domains, authors, licences = kept.domains, kept.authors, kept.licences
     crawlers = sorted(
         {
             c
@@ -214,6 +187,55 @@ def record_facts(
         records_from=_date(_as_date(first)),
         records_to=_date(_as_date(last)),
         crawlers=tuple(crawlers),
+    )
+
+
+def _live_records(session: Session, chain: Sequence[str]) -> FrozenRecords | None:
+    """The record figures of the distinct shards of several manifests, from the shard rows
+    (what ``frozen.freeze`` sums for one manifest at its creation)."""
+    from sqlalchemy import text
+
+    members, params = _members(chain)
+    conn = session.connection()
+    profiled, first, last = conn.execute(
+        text(
+            "SELECT count(*), min(s.records_from), max(s.records_to) "
+            f"FROM {members} JOIN shards s ON s.id = m.shard_id WHERE s.format = :v2"
+        ),
+        params | {"v2": FORMAT_V2},
+    ).one()
+    if not profiled:
+        return None
+    domains = conn.execute(
+        text(
+            "SELECT d.domain, sum(d.records), sum(d.bytes), sum(d.tokens) "
+            f"FROM {members} JOIN shard_domains d ON d.shard_id = m.shard_id "
+            "GROUP BY d.domain ORDER BY sum(d.bytes) DESC, d.domain"
+        ),
+        params,
+    ).all()
+    authors = conn.execute(
+        text(
+            f"SELECT count(DISTINCT a.author) FROM {members} "
+            "JOIN shard_authors a ON a.shard_id = m.shard_id"
+        ),
+        params,
+    ).scalar_one()
+    licences = conn.execute(
+        text(
+            "SELECT l.licence, sum(l.records), sum(l.tokens) "
+            f"FROM {members} JOIN shard_record_licences l ON l.shard_id = m.shard_id "
+            "GROUP BY l.licence ORDER BY sum(l.tokens) DESC, l.licence"
+        ),
+        params,
+    ).all()
+    return FrozenRecords(
+        profiled_shards=int(profiled),
+        records_from=_as_date(first),
+        records_to=_as_date(last),
+        authors=int(authors),
+        domains=[(str(d), int(r), int(b), int(t)) for d, r, b, t in domains],
+        licences=[(str(k), int(r), int(t)) for k, r, t in licences],
     )
 
 
@@ -255,17 +277,50 @@ def domain_of(uri: str) -> str | None:
 
 def _per_source_table(session: Session, chain: Sequence[str]) -> pa.Table:
     """Arrow table (source_id, shards, bytes, records, tokens) over the distinct shards of
-    ``chain``: the database joins the shard rows and sums them per source.
+    ``chain``: one manifest's from its document, a chain's joined and summed in the database.
 
     Handing a million raw shard rows to Python instead costs more than the whole 5 s budget
-    (bench/disclose.py) before DuckDB sees them.
+    (bench/disclose.py) before DuckDB sees them; the join alone takes most of it.
     """
     import pyarrow as pa
 
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        # Memory-mapped reads: the join probes the shards table's primary key a million times.
-        conn.exec_driver_sql("PRAGMA mmap_size=1073741824")
+    names = ("source_id", "shards", "bytes", "records", "tokens")
+    rows: list[tuple[int, int, int, int, int]] | None = (
+        _document_sums(session, chain[0]) if len(chain) == 1 else None
+    )
+    if rows is None:
+        rows = _joined_sums(session, chain)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pa.table([pa.array([int(v) for v in c], pa.int64()) for c in columns], names=list(names))
+
+
+def _document_sums(
+    session: Session, manifest_hash: str
+) -> list[tuple[int, int, int, int, int]] | None:
+    """One manifest's per-source sums as its frozen document states them (summed from the same
+    shard rows when it was created; a source's name never changes), with the sources' ids: no
+    join over a million shard rows. None if a source is not found by its name."""
+    document = session.scalar(select(Manifest.document).where(Manifest.hash == manifest_hash))
+    if document is None:
+        return None
+    listed = json.loads(document)["sources"]
+    ids: dict[str, int] = {}
+    for part in chunked([x["name"] for x in listed]):
+        ids.update(
+            session.execute(select(Source.name, Source.id).where(Source.name.in_(part)))
+            .tuples()
+            .all()
+        )
+    if len(ids) != len(listed):
+        return None
+    out = [(ids[x["name"]], x["shards"], x["bytes"], x["records"], x["tokens"]) for x in listed]
+    return sorted(out)
+
+
+def _joined_sums(session: Session, chain: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+    """Per-source sums over the distinct shards of ``chain``, joined and summed in the
+    database (a chain of manifests shares shards: their documents' sums would count them twice)."""
+    conn = session.connection()  # (SQLite reads it memory-mapped: registry.db.engine)
     sums = (
         func.count(),
         func.coalesce(func.sum(Shard.bytes), 0),
@@ -281,10 +336,7 @@ def _per_source_table(session: Session, chain: Sequence[str]) -> pa.Table:
     else:
         members = select(ManifestShard.shard_id).where(ManifestShard.manifest_hash.in_(chain))
         query = select(Shard.source_id, *sums).where(Shard.id.in_(members))
-    rows = conn.execute(query.group_by(Shard.source_id)).all()
-    names = ("source_id", "shards", "bytes", "records", "tokens")
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pa.table([pa.array([int(v) for v in c], pa.int64()) for c in columns], names=list(names))
+    return [tuple(int(v) for v in r) for r in conn.execute(query.group_by(Shard.source_id))]  # type: ignore[misc]
 
 
 def _source_facts(session: Session, sums: Sequence[tuple[Any, ...]]) -> list[SourceFact]:
@@ -334,10 +386,13 @@ def _source_facts(session: Session, sums: Sequence[tuple[Any, ...]]) -> list[Sou
     return facts
 
 
-def _source_rows(session: Session, ids: Sequence[int]) -> list[Source]:
-    rows: list[Source] = []
+def _source_rows(session: Session, ids: Sequence[int]) -> list[Any]:
+    """The sources' rows as plain rows (attribute access by column name, as a ``Source``):
+    loading 10,000 ORM objects cost a disclosure most of a second."""
+    columns = Source.__table__.columns
+    rows: list[Any] = []
     for chunk in chunked(ids):
-        rows.extend(session.scalars(select(Source).where(Source.id.in_(chunk))))
+        rows.extend(session.execute(select(*columns).where(Source.id.in_(chunk))).all())
     return rows
 
 

@@ -34,13 +34,14 @@ def test_upgrade_matches_models_and_downgrade_empties(engine: Engine) -> None:
 def test_migration_names_the_same_frozen_tables_as_the_models() -> None:
     from importlib import util
 
-    spec = util.spec_from_file_location(
-        "m0001", migrate.migrations_dir() / "versions" / "0001_initial_schema.py"
-    )
-    assert spec and spec.loader
-    module = util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.APPEND_ONLY_TABLES == APPEND_ONLY_TABLES
+    declared: list[str] = []
+    for name in ("0001_initial_schema.py", "0012_manifest_record_sums.py"):
+        spec = util.spec_from_file_location(name[:5], migrate.migrations_dir() / "versions" / name)
+        assert spec and spec.loader
+        module = util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        declared += module.APPEND_ONLY_TABLES
+    assert tuple(declared) == APPEND_ONLY_TABLES
 
 
 @pytest.mark.parametrize("table", ["manifests", "ledger_entries"])
@@ -108,3 +109,75 @@ def test_0011_flags_the_shards_already_in_the_record_key_index(engine: Engine) -
     with engine.connect() as conn:
         flags = {i: v for i, v in conn.execute(sa.text("SELECT id, keys_indexed FROM shards"))}
     assert {k: bool(v) for k, v in flags.items()} == {"a" * 64: True, "b" * 64: False}
+
+
+def test_0012_freezes_the_record_figures_of_the_manifests_that_exist(engine: Engine) -> None:
+    migrate.downgrade(engine, "0011")
+    ins = sa.text
+    with engine.begin() as conn:
+        conn.execute(ins(
+            "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
+            "pii, consent_status, status, created_at) VALUES ('s', 'u', 'web-crawl', 'MIT', false, "
+            "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        conn.execute(
+            ins(
+                "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, "
+                "status, created_at, records_from, records_to) VALUES (:id, 1, 1, 3, 9, :f, 'u', "
+                "'active', CURRENT_TIMESTAMP, :a, :b)"
+            ),
+            [
+                {"id": "a" * 64, "f": "provreg-shard-v2", "a": "2024-01-02", "b": "2024-03-04"},
+                {"id": "b" * 64, "f": "provreg-shard-v2", "a": "2023-05-06", "b": "2024-01-01"},
+                {"id": "c" * 64, "f": "parquet", "a": None, "b": None},
+            ],
+        )
+        conn.execute(
+            ins("INSERT INTO shard_domains VALUES (:s, :d, :r, :b, :t)"),
+            [
+                {"s": "a" * 64, "d": "x.org", "r": 2, "b": 20, "t": 22},
+                {"s": "b" * 64, "d": "x.org", "r": 1, "b": 5, "t": 6},
+                {"s": "b" * 64, "d": "y.org", "r": 1, "b": 7, "t": 8},
+            ],
+        )
+        conn.execute(
+            ins("INSERT INTO shard_authors VALUES (:s, :a, 1, 3)"),
+            [{"s": "a" * 64, "a": "ann"}, {"s": "b" * 64, "a": "ann"}, {"s": "b" * 64, "a": "bo"}],
+        )
+        conn.execute(
+            ins("INSERT INTO shard_record_licences VALUES (:s, 'CC-BY-NC-4.0', 1, 3)"),
+            [{"s": "a" * 64}, {"s": "b" * 64}],
+        )
+        for h, shards in (("1" * 64, "abc"), ("2" * 64, "c")):
+            conn.execute(ins(
+                "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, "
+                "total_bytes, total_records, total_tokens, document, created_at) VALUES "
+                f"('{h}', '{h[0]}', 'research', '{h}', 1, 1, 1, 1, '{{}}', CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+            conn.execute(
+                ins("INSERT INTO manifest_shards VALUES (:h, :s)"),
+                [{"h": h, "s": c * 64} for c in shards],
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        domains = conn.execute(ins(
+            "SELECT manifest_hash, domain, records, bytes, tokens FROM manifest_domain_sums "
+            "ORDER BY domain"
+        )).all()  # fmt: skip
+        summary = conn.execute(ins(
+            "SELECT manifest_hash, profiled_shards, records_from, records_to, authors "
+            "FROM manifest_record_summaries"
+        )).all()  # fmt: skip
+        licences = conn.execute(ins("SELECT * FROM manifest_record_licence_sums")).all()
+    one = "1" * 64
+    assert [tuple(r) for r in domains] == [(one, "x.org", 3, 25, 28), (one, "y.org", 1, 7, 8)]
+    assert [(r[0], r[1], str(r[2]), str(r[3]), r[4]) for r in summary] == [
+        (one, 2, "2023-05-06", "2024-03-04", 2)  # the v1 manifest "2...": no figures at all
+    ]
+    assert [tuple(r) for r in licences] == [(one, "CC-BY-NC-4.0", 2, 6)]
+    for statement in (
+        "UPDATE manifest_domain_sums SET bytes = 0",
+        "DELETE FROM manifest_record_summaries",
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(sa.text(statement))
