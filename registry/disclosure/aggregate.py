@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from registry.catalogue.licences import _licensing, known_licence_ids
 from registry.db.chunks import chunked
+from registry.db.engine import memory_mapped
 from registry.db.models import (
     CompensationTerms,
     Licence,
@@ -320,7 +321,6 @@ def _document_sums(
 def _joined_sums(session: Session, chain: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
     """Per-source sums over the distinct shards of ``chain``, joined and summed in the
     database (a chain of manifests shares shards: their documents' sums would count them twice)."""
-    conn = session.connection()  # (SQLite reads it memory-mapped: registry.db.engine)
     sums = (
         func.count(),
         func.coalesce(func.sum(Shard.bytes), 0),
@@ -336,7 +336,9 @@ def _joined_sums(session: Session, chain: Sequence[str]) -> list[tuple[int, int,
     else:
         members = select(ManifestShard.shard_id).where(ManifestShard.manifest_hash.in_(chain))
         query = select(Shard.source_id, *sums).where(Shard.id.in_(members))
-    return [tuple(int(v) for v in r) for r in conn.execute(query.group_by(Shard.source_id))]  # type: ignore[misc]
+    with memory_mapped(session):  # the join probes the shards' primary key a million times
+        rows = session.execute(query.group_by(Shard.source_id)).all()
+    return [tuple(int(v) for v in r) for r in rows]  # type: ignore[misc]
 
 
 def _source_facts(session: Session, sums: Sequence[tuple[Any, ...]]) -> list[SourceFact]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.catalogue.authors import author_contributors
+from registry.db.engine import memory_mapped
 from registry.db.models import LedgerEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.ledger import SettlementOut, SourceSettlementOut
@@ -81,11 +82,12 @@ def settle_run(session: Session, run_id: str, *, store: ShardStore | None = None
             amount owed exceeds what the ledger holds (``money.MAX_LEDGER_MINOR``).
     """
     run = _completed_run(session, run_id)
-    uses = use_by_source(session, run_id)
-    tokens = {sid: u.tokens for sid, u in uses.items()}
-    sources = load_terms(session, tokens)
-    refuse_sources_without_terms(sources.values(), f"run {run_id!r}")
-    _attribute(session, run, sources, uses, store)
+    with memory_mapped(session):  # two joins over the run's consumption rows
+        uses = use_by_source(session, run_id)
+        tokens = {sid: u.tokens for sid, u in uses.items()}
+        sources = load_terms(session, tokens)
+        refuse_sources_without_terms(sources.values(), f"run {run_id!r}")
+        _attribute(session, run, sources, uses, store)
     prices = _price(session, run, sources, tokens)
     rows = _split(run, prices, utcnow())
     for currency, amount in totals(rows).items():  # the ledger's figures are exact JSON numbers
