@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +14,9 @@ from sqlalchemy.orm import Session
 from registry.catalogue import contributors, sources
 from registry.db.models import Contributor, DatasetShard, Shard, Source
 from registry.shards.datasets import ensure_dataset
+from registry.shards.ingest import ingest_paths
+from registry.shards.record_fields import RecordFields
+from registry.shards.store import ShardStore
 
 
 def fake_id(label: str) -> str:
@@ -72,3 +78,21 @@ def shards(session: Session, src: Source, dataset: str, n: int, *, version: str 
     session.add_all(DatasetShard(dataset_id=ds.id, shard_id=sid) for sid in ids)
     session.flush()
     return ids
+
+
+def crawl(
+    session: Session,
+    store: ShardStore,
+    path: Path,
+    rows: list[dict[str, Any]],
+    fields: RecordFields,
+    *,
+    shard_size: int,
+) -> None:
+    """A web-crawl source ``crawl`` (crawler ExampleBot) whose ``rows`` (JSONL at ``path``) are
+    ingested with record ``fields`` into the dataset ``crawl``."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    sources.add_source(session, sources.SourceIn(name="crawl", uri="https://crawl.example",
+                       kind="web-crawl", licence="MIT", crawler="ExampleBot"))  # fmt: skip
+    ingest_paths(session, store, [path], source="crawl", dataset="crawl", fields=fields,
+                 shard_size=shard_size)  # fmt: skip

@@ -20,6 +20,7 @@ from registry.disclosure.frozen import frozen_records
 from registry.shards.ingest import ingest_paths
 from registry.shards.record_fields import RecordFields
 from registry.shards.store import ShardStore
+from tests.registry import factories
 
 FIELDS = RecordFields(url="url", author="by", licence="lic", created="at")
 
@@ -38,13 +39,8 @@ def _rows() -> list[dict[str, Any]]:
 def two(session_factory: Callable[..., Any], tmp_path: Path) -> tuple[str, str]:
     """Manifest ``all`` of a crawl's shards, and ``some`` of its first half of them."""
     store = ShardStore(tmp_path / "store")
-    path = tmp_path / "crawl.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in _rows()), "utf-8")
     with session_factory() as s:
-        sources.add_source(s, sources.SourceIn(name="crawl", uri="https://crawl.example",
-                           kind="web-crawl", licence="MIT", crawler="ExampleBot"))  # fmt: skip
-        ingest_paths(s, store, [path], source="crawl", dataset="crawl", fields=FIELDS,
-                     shard_size=200)  # fmt: skip
+        factories.crawl(s, store, tmp_path / "crawl.jsonl", _rows(), FIELDS, shard_size=200)
         whole = manifests.create_manifest(
             s, manifests.ManifestIn(name="all", intended_use="research", datasets=["crawl"])
         )

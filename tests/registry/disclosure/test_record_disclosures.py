@@ -16,6 +16,7 @@ from registry.catalogue import sources
 from registry.shards.ingest import ingest_paths
 from registry.shards.record_fields import RecordFields
 from registry.shards.store import ShardStore
+from tests.registry import factories
 
 FIELDS = RecordFields(url="url", author="by", licence="lic", created="at")
 
@@ -42,13 +43,8 @@ def _rows() -> list[dict[str, Any]]:
 @pytest.fixture
 def crawl(session_factory: Callable[..., Any], tmp_path: Path) -> tuple[str, ShardStore]:
     store = ShardStore(tmp_path / "store")
-    path = tmp_path / "crawl.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in _rows()), "utf-8")
     with session_factory() as s:
-        sources.add_source(s, sources.SourceIn(name="crawl", uri="https://crawl.example",
-                           kind="web-crawl", licence="MIT", crawler="ExampleBot"))  # fmt: skip
-        ingest_paths(s, store, [path], source="crawl", dataset="crawl", fields=FIELDS,
-                     shard_size=700)  # fmt: skip
+        factories.crawl(s, store, tmp_path / "crawl.jsonl", _rows(), FIELDS, shard_size=700)
         m = manifests.create_manifest(
             s, manifests.ManifestIn(name="m", intended_use="research", datasets=["crawl"])
         )
