@@ -18,28 +18,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from registry.db.models import ManifestDomainSum, ManifestRecordLicenceSum, ManifestRecordSummary
 from registry.shards.format import FORMAT_V2
 
-# Each statement sums the shard rows of the manifests that ``{where}`` selects (``m`` is
-# ``manifest_shards``); creation selects one manifest, the migration every manifest.
+# Each statement sums the shard rows (``m`` is ``manifest_shards``) of manifest ``:h``;
+# migration 0012 keeps its own copy, over every manifest.
 _DOMAINS = (
     "INSERT INTO manifest_domain_sums (manifest_hash, domain, records, bytes, tokens) "
     "SELECT m.manifest_hash, d.domain, sum(d.records), sum(d.bytes), sum(d.tokens) "
     "FROM manifest_shards m JOIN shard_domains d ON d.shard_id = m.shard_id "
-    "WHERE {where} GROUP BY m.manifest_hash, d.domain"
+    "WHERE m.manifest_hash = :h GROUP BY m.manifest_hash, d.domain"
 )
 _LICENCES = (
     "INSERT INTO manifest_record_licence_sums (manifest_hash, licence, records, tokens) "
     "SELECT m.manifest_hash, l.licence, sum(l.records), sum(l.tokens) "
     "FROM manifest_shards m JOIN shard_record_licences l ON l.shard_id = m.shard_id "
-    "WHERE {where} GROUP BY m.manifest_hash, l.licence"
+    "WHERE m.manifest_hash = :h GROUP BY m.manifest_hash, l.licence"
 )
 _SUMMARY = (
     "INSERT INTO manifest_record_summaries "
@@ -48,24 +46,18 @@ _SUMMARY = (
     "(SELECT count(DISTINCT a.author) FROM manifest_shards ma "
     " JOIN shard_authors a ON a.shard_id = ma.shard_id WHERE ma.manifest_hash = m.manifest_hash) "
     "FROM manifest_shards m JOIN shards s ON s.id = m.shard_id "
-    "WHERE {where} AND s.format = :v2 GROUP BY m.manifest_hash"
+    "WHERE m.manifest_hash = :h AND s.format = :v2 GROUP BY m.manifest_hash"
 )
 STATEMENTS = (_DOMAINS, _LICENCES, _SUMMARY)
 
 
-def freeze_all(
-    conn: Connection, where: str = "1 = 1", params: dict[str, Any] | None = None
-) -> None:
-    """Sum the record figures of the manifests ``where`` selects (on ``m.manifest_hash``) into
-    the frozen tables: server-side INSERT ... SELECT, no row passes through Python. A manifest
-    none of whose shards is profiled gets no rows (its disclosure has no record figures)."""
-    for statement in STATEMENTS:
-        conn.execute(text(statement.format(where=where)), {"v2": FORMAT_V2, **(params or {})})
-
-
 def freeze(session: Session, manifest_hash: str) -> None:
-    """Freeze one new manifest's record figures, in its creating transaction."""
-    freeze_all(session.connection(), "m.manifest_hash = :h", {"h": manifest_hash})
+    """Freeze one new manifest's record figures, in its creating transaction: server-side
+    INSERT ... SELECT, no row passes through Python. A manifest none of whose shards is
+    profiled gets no rows (its disclosure has no record figures)."""
+    conn = session.connection()
+    for statement in STATEMENTS:
+        conn.execute(text(statement), {"v2": FORMAT_V2, "h": manifest_hash})
 
 
 @dataclass(frozen=True)
