@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import license_expression as le
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from registry.catalogue.licences import _licensing, known_licence_ids
@@ -150,8 +150,6 @@ def record_facts(
     kept = frozen_records(session, chain[0]) if len(chain) == 1 else _live_records(session, chain)
     if kept is None:
         return None
-    profiled, first, last = kept.profiled_shards, kept.records_from, kept.records_to
-    domains, authors, licences = kept.domains, kept.authors, kept.licences
     crawlers = sorted(
         {
             c
@@ -162,31 +160,23 @@ def record_facts(
             if c
         }
     )
-    total_bytes = sum(int(d[2]) for d in domains)
-    keep = max(TOP_DOMAINS_MIN, relevant_domain_count(len(domains)))
+    total_bytes = sum(b for _, _, b, _ in kept.domains)
+    keep = max(TOP_DOMAINS_MIN, relevant_domain_count(len(kept.domains)))
     return RecordFacts(
         basis=RECORD_DOMAIN_BASIS,
         rule=RULE,
-        shards=int(profiled),
-        records_with_url=sum(int(d[1]) for d in domains),
+        shards=kept.profiled_shards,
+        records_with_url=sum(r for _, r, _, _ in kept.domains),
         bytes_with_url=total_bytes,
-        domains_total=len(domains),
+        domains_total=len(kept.domains),
         domains=tuple(
-            RecordDomain(
-                domain=str(d),
-                records=int(r),
-                bytes=int(b),
-                tokens=int(t),
-                byte_share=_share(int(b), total_bytes),
-            )
-            for d, r, b, t in domains[:keep]
+            RecordDomain(domain=d, records=r, bytes=b, tokens=t, byte_share=_share(b, total_bytes))
+            for d, r, b, t in kept.domains[:keep]
         ),
-        authors_total=int(authors),
-        licences=tuple(
-            RecordLicence(licence=str(k), records=int(r), tokens=int(t)) for k, r, t in licences
-        ),
-        records_from=_date(_as_date(first)),
-        records_to=_date(_as_date(last)),
+        authors_total=kept.authors,
+        licences=tuple(RecordLicence(licence=k, records=r, tokens=t) for k, r, t in kept.licences),
+        records_from=_date(kept.records_from),
+        records_to=_date(kept.records_to),
         crawlers=tuple(crawlers),
     )
 
@@ -194,8 +184,6 @@ def record_facts(
 def _live_records(session: Session, chain: Sequence[str]) -> FrozenRecords | None:
     """The record figures of the distinct shards of several manifests, from the shard rows
     (what ``frozen.freeze`` sums for one manifest at its creation)."""
-    from sqlalchemy import text
-
     members, params = _members(chain)
     conn = session.connection()
     profiled, first, last = conn.execute(
