@@ -13,8 +13,11 @@
    ``run.batches``, ``run.record``, a checkpoint, stamped weights) against the same loop fed
    from an in-memory tensor (target >= 0.97).
 4. DDP, 2 processes under torchrun (gloo, 1 thread each): ``trainer.ddp`` through provreg
-   against the same DDP job on in-memory tensors (``bench.ddp_memory``; target >= 0.95); and
-   the registry's consumption against what each rank fed, recomputed shard by shard.
+   against the same DDP job on in-memory tensors (``bench.ddp_memory``; target >= 0.95), as
+   whole jobs and interleaved block by block in one job (``bench.ddp_interleaved``: the
+   library under torchrun, against the plain job checkpointing at the same steps and against
+   it with no checkpoint); and the registry's consumption of every provreg run against what
+   each rank fed, recomputed shard by shard.
 5. byte-level BPE: training on the demo corpus (the Python standard library the demo ingests)
    through provreg (verified reads, then ``tokenizers``) against ``tokenizers`` on the same
    texts in memory, and tokenisation throughput (``BPETokenizer`` per record, as the data
@@ -325,7 +328,7 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
 
     client, manifest = _registry(root, "library", shard_mb=1 / 32, n_shards=64)
     batch, block, dim, steps, warmup = 16, 64, 128, 40 if quick else 80, 10
-    BLOCK, blocks_n = 10, 20 if quick else 60  # the interleaved measurement: 60 blocks a side
+    BLOCK, blocks_n = 10, 20 if quick else 100  # the interleaved measurement: 100 blocks a side
 
     def step(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor) -> float:
         logits = model(ids[:, :-1])  # (B, T, V)
@@ -409,7 +412,8 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
     ):
         mem_it = in_memory_steps(BLOCK * blocks_n, plain_checkpoints)
         lib_it = library_steps(BLOCK * blocks_n, every)
-        mem_s, lib_s = [], []
+        mem_s: list[float] = []
+        lib_s: list[float] = []
         for k in range(blocks_n):
             sides = ((mem_it, mem_s), (lib_it, lib_s))
             for it, out in sides if k % 2 == 0 else sides[::-1]:
@@ -420,14 +424,8 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
         for it in (mem_it, lib_it):  # the library's run completes
             for _ in it:
                 pass
-        skip = 2  # warmup blocks
-        pairs = [m / lb for m, lb in zip(mem_s[skip:], lib_s[skip:], strict=True)]
-        total = sum(mem_s[skip:]) / sum(lib_s[skip:])
-        q = statistics.quantiles(pairs, n=4)
-        print(f"library plain loop, interleaved {label}: {blocks_n - skip} blocks of {BLOCK} "
-              f"steps a side, the library checkpointing every {4 * BLOCK} steps: ratio of the "
-              f"totals {total:.3f}; block pairs median {statistics.median(pairs):.3f}, quartiles "
-              f"{q[0]:.3f}..{q[2]:.3f} (target >= 0.97)", flush=True)  # fmt: skip
+        print(_interleaved_line(f"library plain loop, interleaved {label}", mem_s, lib_s, BLOCK,
+                                0.97), flush=True)  # fmt: skip
 
     def pipeline_s(n: int = 300) -> float:
         """Wall seconds a batch costs the library with no model: read, verify, tokenise, pack,
@@ -461,10 +459,8 @@ def _torchrun(module: str, args: list[str], env: dict[str, str]) -> dict[str, ob
 
 
 def ddp(root: Path, rounds: int, quick: bool) -> None:
-    """2-process DDP through provreg vs the same job on in-memory tensors; consumption check."""
-    from trainer.dataset import DataPlan, ManifestDataset
-    from trainer.tokenizer import ByteTokenizer
-
+    """2-process DDP through provreg vs the same job on in-memory tensors: (a) whole jobs, ABBA,
+    (b) interleaved in one job (``bench.ddp_interleaved``); then the consumption check."""
     client, manifest = _registry(root, "ddp", shard_mb=1 / 32, n_shards=64)
     config, batch, steps, warmup = "tiny", 16, 30 if quick else 60, 8
     T = config_from(config).block_size
@@ -488,8 +484,42 @@ def ddp(root: Path, rounds: int, quick: bool) -> None:
         return 2 * _rate(out["step_walls"], warmup, batch * (T + 1))  # type: ignore[arg-type]
 
     base, ours = _ab(rounds, memory, provreg)
-    print(_ratio_line("DDP 2 processes x 1 thread (gloo, tiny GPT)", base, ours, "tok/s", 0.95))
+    print(_ratio_line("DDP 2 processes x 1 thread (gloo, tiny GPT), whole jobs", base, ours,
+                      "tok/s", 0.95), flush=True)  # fmt: skip
+    # (b) interleaved: both jobs in one torchrun job, taking turns block by block
+    block, blocks_n = 4, 12 if quick else 60
+    out = _torchrun("bench.ddp_interleaved",
+                    [manifest, config, str(batch), str(block), str(blocks_n), str(root)], env)  # fmt: skip
+    for label, sides in out["blocks"].items():  # type: ignore[attr-defined]
+        print(_interleaved_line(f"DDP 2 processes, interleaved, {_VARIANTS[label]}",
+                                sides["memory"], sides["provreg"], block, 0.95), flush=True)  # fmt: skip
     # What each rank fed, recomputed through the dataset, against what the registry recorded.
+    checked = [(r, steps) for r in run_ids] + [(r, int(out["steps"])) for r in out["runs"]]  # type: ignore[call-overload, attr-defined]
+    fed_by_steps = {n: _fed(client, manifest, T, batch, n) for n in {n for _, n in checked}}
+    with client._read() as s:
+        from registry import runs as runs_service
+
+        for run_id, n in checked:
+            recorded = {c.shard_id: c.tokens for c in runs_service.consumption(s, run_id)}
+            if recorded != fed_by_steps[n]:
+                raise AssertionError(f"run {run_id}: consumption differs from what ranks fed")
+    print(f"  consumption of each of the {len(checked)} provreg runs == what the 2 ranks fed, "
+          "shard by shard: "
+          + "; ".join(f"{n} steps: {sum(f.values()):,} tokens over {len(f)} shards"
+                      for n, f in sorted(fed_by_steps.items())))  # fmt: skip
+
+
+_VARIANTS = {
+    "like-for-like": "vs the in-memory job saving torch.save checkpoints at the same steps",
+    "strict": "vs the in-memory job with no checkpoints",
+}
+
+
+def _fed(client: LocalRegistry, manifest: str, T: int, batch: int, steps: int) -> dict[str, int]:
+    """Tokens per shard that the 2 ranks feed in ``steps`` steps, through the dataset itself."""
+    from trainer.dataset import DataPlan, ManifestDataset
+    from trainer.tokenizer import ByteTokenizer
+
     ids = tuple(sorted(client.shard_ids(manifest)))
     fed: dict[str, int] = {}
     for rank in range(2):
@@ -499,15 +529,36 @@ def ddp(root: Path, rounds: int, quick: bool) -> None:
                 break
             for shard, u in b["usage"].items():
                 fed[shard] = fed.get(shard, 0) + u.tokens
-    with client._read() as s:
-        from registry import runs as runs_service
+    return fed
 
-        for run_id in run_ids:
-            recorded = {c.shard_id: c.tokens for c in runs_service.consumption(s, run_id)}
-            if recorded != fed:
-                raise AssertionError(f"run {run_id}: consumption differs from what ranks fed")
-    print(f"  consumption of each of the {len(run_ids)} provreg runs == what the 2 ranks fed, "
-          f"shard by shard: {sum(fed.values()):,} tokens over {len(fed)} shards")  # fmt: skip
+
+def _interleaved_line(
+    what: str, memory: list[float], ours: list[float], block: int, target: float
+) -> str:
+    """The ratio of the total seconds (in-memory / provreg: higher is better) and of the
+    block pairs, after two warmup blocks a side."""
+    skip = 2
+    memory, ours = memory[skip:], ours[skip:]
+    pairs = [m / o for m, o in zip(memory, ours, strict=True)]
+    q = statistics.quantiles(pairs, n=4)
+    lo, hi = _bootstrap_ratio(memory, ours)
+    return (
+        f"{what}: {len(pairs)} blocks of {block} steps a side, provreg checkpointing every "
+        f"{4 * block} steps: ratio of the totals {sum(memory) / sum(ours):.3f} (95% bootstrap "
+        f"interval {lo:.3f}..{hi:.3f}); block pairs median {statistics.median(pairs):.3f}, "
+        f"quartiles {q[0]:.3f}..{q[2]:.3f} (target >= {target})"
+    )
+
+
+def _bootstrap_ratio(memory: list[float], ours: list[float], n: int = 2000) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of the ratio of the totals over block pairs drawn with
+    replacement (seeded): how far the machine's noise alone moves the figure."""
+    rng = np.random.default_rng(0)
+    m, o = np.asarray(memory), np.asarray(ours)
+    picks = rng.integers(0, len(m), size=(n, len(m)))
+    ratios = m[picks].sum(axis=1) / o[picks].sum(axis=1)
+    lo, hi = np.percentile(ratios, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def _demo_texts(limit_mb: float) -> list[str]:
