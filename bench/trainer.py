@@ -399,6 +399,12 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
     base, ours = _ab(rounds, in_memory, library)
     print(_ratio_line(f"library plain loop (LSTM dim {dim}, batch {batch}x{block + 1}), whole "
                       "runs", base, ours, "tok/s", 0.97), flush=True)  # fmt: skip
+    # the control: the in-memory loop against itself, measured the same way, shows what these
+    # whole-run ratios can resolve on this machine
+    a, b = _ab(rounds, in_memory, in_memory)
+    aa = sorted(y / x for x, y in zip(a, b, strict=True))
+    print(f"  control, the in-memory loop against itself ({len(aa)} pairs): ratios "
+          f"{aa[0]:.3f}..{aa[-1]:.3f}", flush=True)  # fmt: skip
 
     # (b) interleaved blocks, twice: against the plain loop checkpointing as plain PyTorch does
     # at the same steps (only the data path and the checkpoint call differ: the like-for-like
