@@ -312,6 +312,33 @@ def test_an_asynchronous_checkpoint_that_fails_fails_the_run_with_its_steps(
     assert row.checkpoint_path is None and not list(env.tmp.rglob("step-*.safetensors"))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_asynchronous_writer_runs_at_the_lowest_priority_and_the_loop_at_its_own(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import trainer.library as library
+
+    seen: list[tuple[str, int]] = []
+    real = library.write_checkpoint
+
+    def watched(*args: Any, **kwargs: Any) -> None:
+        me = threading.current_thread().name
+        seen.append((me, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(library, "write_checkpoint", watched)
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    run = env.open(config={"model": {"kind": "lstm"}})
+    _loop(run, steps=9, every=4, wait=False)  # two asynchronous checkpoints
+    run.wait()
+    run.interrupt()
+    assert [name.startswith("provreg-checkpoint") for name, _ in seen] == [True, True]
+    assert [nice for _, nice in seen] == [19, 19]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
 def test_interrupt_waits_for_the_asynchronous_checkpoint(env: Env) -> None:
     run = env.open(config={"model": {"kind": "lstm"}})
     model, opt = _loop(run, steps=6, every=4, wait=False)
