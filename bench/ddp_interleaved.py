@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from bench.interleave import take_turns
 from trainer import distributed
 from trainer.library import connect, open_run
 from trainer.model import GPT, config_from
@@ -99,18 +99,7 @@ def main(manifest: str, config: str, batch: int, block: int, blocks: int, workdi
     for label, plain_checkpoints in (("like-for-like", every), ("strict", lambda i: False)):
         mem_it = _memory_steps(config, batch, n, plain_checkpoints, workdir / "plain-ddp.pt")
         lib_it = _provreg_steps(manifest, config, batch, n, every, workdir, run_ids)
-        mem_s: list[float] = []
-        lib_s: list[float] = []
-        for k in range(blocks):
-            sides = ((mem_it, mem_s), (lib_it, lib_s))
-            for it, times in sides if k % 2 == 0 else sides[::-1]:
-                t = time.perf_counter()
-                for _ in range(block):
-                    next(it)
-                times.append(time.perf_counter() - t)
-        for it in (mem_it, lib_it):  # the provreg run saves its weights and completes
-            for _ in it:
-                pass
+        mem_s, lib_s = take_turns(mem_it, lib_it, blocks, block)  # the run completes after
         out[label] = {"memory": mem_s, "provreg": lib_s}
     if distributed.rank_and_world()[0] == 0:
         print(json.dumps({"blocks": out, "runs": run_ids, "steps": n}))

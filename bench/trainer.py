@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 import torch
 from sqlalchemy import insert
 
+from bench.interleave import take_turns
 from registry import manifests
 from registry.catalogue import licences, sources
 from registry.db import migrate
@@ -418,18 +419,7 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
     ):
         mem_it = in_memory_steps(BLOCK * blocks_n, plain_checkpoints)
         lib_it = library_steps(BLOCK * blocks_n, every)
-        mem_s: list[float] = []
-        lib_s: list[float] = []
-        for k in range(blocks_n):
-            sides = ((mem_it, mem_s), (lib_it, lib_s))
-            for it, out in sides if k % 2 == 0 else sides[::-1]:
-                t = time.perf_counter()
-                for _ in range(BLOCK):
-                    next(it)
-                out.append(time.perf_counter() - t)
-        for it in (mem_it, lib_it):  # the library's run completes
-            for _ in it:
-                pass
+        mem_s, lib_s = take_turns(mem_it, lib_it, blocks_n, BLOCK)  # the run completes after
         print(_interleaved_line(f"library plain loop, interleaved {label}", mem_s, lib_s, BLOCK,
                                 0.97), flush=True)  # fmt: skip
 
