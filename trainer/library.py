@@ -447,7 +447,9 @@ class Run:
             else:
                 if self._writer is None:
                     self._writer = ThreadPoolExecutor(
-                        1, thread_name_prefix="provreg-checkpoint", initializer=lower_thread_priority
+                        1,
+                        thread_name_prefix="provreg-checkpoint",
+                        initializer=lower_thread_priority,
                     )
                 state = checkpoint_state(model, optimizer, copy=True)
                 future = self._writer.submit(self._write, path, state, progress, previous)
