@@ -17,7 +17,6 @@ Usage: torchrun --standalone --nproc-per-node 2 -m bench.ddp_interleaved MANIFES
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from bench.interleave import take_turns
+from bench.interleave import plain_checkpoint, take_turns
 from trainer import distributed
 from trainer.library import connect, open_run
 from trainer.model import GPT, config_from
@@ -50,11 +49,7 @@ def _memory_steps(
         lr = lr_at(step, lr=LR, warmup=min(100, n // 10), steps=n)
         optimizer_step(ddp, opt, data[step], step=step, lr=lr, grad_clip=1.0)
         if checkpoint_at(step) and rank == 0:
-            with open(path, "wb") as f:
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "step": step}, f)  # fmt: skip
-                f.flush()
-                os.fsync(f.fileno())
+            plain_checkpoint(path, model, opt, step)
         yield
 
 

@@ -6,8 +6,12 @@ benchmarks look for; blocks taken in turn see the same machine from second to se
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
+
+import torch
 
 
 def take_turns(
@@ -28,3 +32,14 @@ def take_turns(
         for _ in it:
             pass
     return a_s, b_s
+
+
+def plain_checkpoint(
+    path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, step: int
+) -> None:
+    """A checkpoint as a plain PyTorch loop saves one: ``torch.save`` of both state dicts, synced
+    to disk as provreg's are (the baselines' like-for-like side)."""
+    with open(path, "wb") as f:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}, f)
+        f.flush()
+        os.fsync(f.fileno())

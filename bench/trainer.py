@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 import torch
 from sqlalchemy import insert
 
-from bench.interleave import take_turns
+from bench.interleave import plain_checkpoint, take_turns
 from registry import manifests
 from registry.catalogue import licences, sources
 from registry.db import migrate
@@ -360,12 +360,7 @@ def library_loop(root: Path, rounds: int, quick: bool) -> None:
         for i in range(n):
             step(model, opt, data[i])
             if checkpoint_at(i):
-                path = root / "plain-ckpt.pt"
-                with open(path, "wb") as f:
-                    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                "step": i}, f)  # fmt: skip
-                    f.flush()
-                    os.fsync(f.fileno())
+                plain_checkpoint(root / "plain-ckpt.pt", model, opt, i)
             yield
 
     def library_steps(n: int, checkpoint_at: Callable[[int], bool]) -> Iterator[None]:
