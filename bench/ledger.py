@@ -107,8 +107,9 @@ def build_settle_db(path: Path, rows: int, contributors: int) -> None:
         ((h, i % n_sources + 1, STAMP) for i, h in enumerate(ids)),
     )
     conn.executemany(
-        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at) VALUES ('bench', ?, ?, 1, ?)",
-        ((h, 1000 + (i * 7919) % 100_000, STAMP) for i, h in enumerate(ids)),
+        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at, source_id,"
+        " shard_tokens, shard_records) VALUES ('bench', ?, ?, 1, ?, ?, 1, 1)",
+        ((h, 1000 + (i * 7919) % 100_000, STAMP, i % n_sources + 1) for i, h in enumerate(ids)),
     )
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -311,8 +312,19 @@ def build_authors_db(path: Path, rows: int, authors: int) -> None:
         ((h, f"a{i % authors}", 90 + i % 50) for i, h in enumerate(ids)),
     )
     conn.executemany(
-        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at) VALUES ('bench', ?, ?, ?, ?)",
-        ((h, (1 + i % 3) * (100 + i % 50), (1 + i % 3) * 2, STAMP) for i, h in enumerate(ids)),
+        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at, source_id,"
+        " shard_tokens, shard_records) VALUES ('bench', ?, ?, ?, ?, ?, ?, 2)",
+        (
+            (
+                h,
+                (1 + i % 3) * (100 + i % 50),
+                (1 + i % 3) * 2,
+                STAMP,
+                (i % authors) % n + 1,
+                100 + i % 50,
+            )
+            for i, h in enumerate(ids)
+        ),
     )
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -186,6 +187,8 @@ class Shard(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         Index("ix_shards_source", "source_id"),
         Index("ix_shards_keys_indexed", "format", "keys_indexed"),
+        # The facts settlement reads, and what consumption rows copy (their foreign key).
+        Index("ix_shards_sizes", "id", "source_id", "tokens", "records", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -225,9 +228,13 @@ class ShardDomain(Base):
 
 
 class ShardAuthor(Base):
-    """A v2 shard's records and tokens by one author (the author's key inside the source)."""
+    """A v2 shard's records and tokens by one author (the author's key inside the source).
+
+    On SQLite a ``WITHOUT ROWID`` table: settling a run looks up every consumed shard's rows,
+    one B-tree descent each (migration 0013)."""
 
     __tablename__ = "shard_authors"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
     author: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -364,20 +371,43 @@ class Weights(Base):
 
 
 class Consumption(Base):
-    """Tokens and records of one shard that one run actually fed to the optimizer."""
+    """Tokens and records of one shard that one run actually fed to the optimizer.
+
+    The row carries a copy of its shard's source and size (a shard never changes, and the
+    composite foreign key to ``shards (id, source_id, tokens, records)`` keeps the copy true):
+    settling a run sums its rows per source and per author without looking up a million
+    shards (migration 0013).
+    """
 
     __tablename__ = "consumption"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["shard_id", "source_id", "shard_tokens", "shard_records"],
+            ["shards.id", "shards.source_id", "shards.tokens", "shards.records"],
+        ),
         Index("ix_consumption_shard", "shard_id"),
-        # Covering index: settling sums a run's tokens without touching the table rows.
-        Index("ix_consumption_run_cover", "run_id", "shard_id", "tokens", "records"),
+        # Covering, in shard order: settling sums a run's rows per source and joins them to
+        # their shards' author rows (sequential lookups) without touching the table rows.
+        Index(
+            "ix_consumption_run_cover",
+            "run_id",
+            "shard_id",
+            "tokens",
+            "records",
+            "source_id",
+            "shard_tokens",
+            "shard_records",
+        ),
     )
 
     run_id: Mapped[str] = mapped_column(ForeignKey("training_runs.id"), primary_key=True)
-    shard_id: Mapped[str] = mapped_column(ForeignKey("shards.id"), primary_key=True)
+    shard_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     records: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source_id: Mapped[int] = mapped_column()
+    shard_tokens: Mapped[int] = mapped_column(BigInteger)
+    shard_records: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuthorConsumption(Base):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from fractions import Fraction
 from math import lcm
 
 from registry.errors import InvalidInput
@@ -40,7 +39,7 @@ def allocate(total_minor: int, weights: Sequence[Decimal | int]) -> list[int]:
         raise InvalidInput(f"amount to split must be non-negative, got {total_minor}")
     if not weights:
         raise InvalidInput("cannot split an amount across nobody: no weights")
-    fractions = []
+    ratios: list[tuple[int, int]] = []
     for i, w in enumerate(weights):
         if isinstance(w, bool) or not isinstance(w, (int, Decimal)):
             raise InvalidInput(f"weight {i} must be an int or Decimal, got {w!r}")
@@ -48,10 +47,10 @@ def allocate(total_minor: int, weights: Sequence[Decimal | int]) -> list[int]:
             raise InvalidInput(f"weight {i} is not finite: {w}")
         if w < 0:
             raise InvalidInput(f"weight {i} is negative: {w}")
-        fractions.append(Fraction(w))
+        ratios.append(w.as_integer_ratio())  # exact, reduced: n / d
     # Scale every weight to an integer over one common denominator: all arithmetic is on ints.
-    denom = lcm(*(f.denominator for f in fractions))
-    ints = [f.numerator * (denom // f.denominator) for f in fractions]
+    denom = lcm(*{d for _, d in ratios})
+    ints = [n * (denom // d) for n, d in ratios]
     whole = sum(ints)
     if whole == 0:
         if total_minor == 0:

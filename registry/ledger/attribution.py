@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import String, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
 from registry.db.models import AuthorConsumption, Consumption, Shard, ShardAuthor, TrainingRun
 from registry.errors import Conflict, InvalidInput
-from registry.ledger.consumption import SourceUse
+from registry.ledger.consumption import SourceUse, irregular_use, whole_passes
 from registry.shards.format import FORMAT_V2
 from registry.shards.store import ShardStore
 from registry.shards.token_count import TOKENIZER
@@ -84,9 +84,11 @@ def _derive(
 ) -> None:
     """Write the run's per-(source, author) consumption of those sources.
 
-    Whole passes are summed in the database (``shard_authors`` x passes, one GROUP BY); only
-    shards read in part are opened, and their prefixes added in Python. What no author's
-    records account for is the author ``""``: the source's consumption minus the authors' sum.
+    Whole passes are summed and written by the database (``shard_authors`` x passes, one
+    ``INSERT ... SELECT ... GROUP BY``: a hundred thousand authors never pass through Python);
+    only shards read in part are opened, and their prefixes added to those rows. What no
+    author's records account for is the author ``""``: the source's consumption minus the
+    authors' sum.
     """
     if run.tokenizer != TOKENIZER:
         raise InvalidInput(
@@ -94,84 +96,96 @@ def _derive(
             f"shards' own token counts ({TOKENIZER})",
             field="run.tokenizer",
         )
-    sums: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for sid, total in uses.items():
-        sums[(sid, NO_AUTHOR)] = [total.tokens, total.records]
+    columns = ["run_id", "source_id", "author", "tokens", "records"]
     for chunk in chunked(sorted(uses)):
-        irregular: set[int] = set()
-        for sid, author, tokens, records, odd in session.execute(_whole_pass_sums(run.id, chunk)):
-            _move(sums, sid, author, int(tokens), int(records))
-            if odd:
-                irregular.add(sid)
-        if not irregular:
-            continue
-        for shard, tokens, records in session.execute(_irregular(run.id, sorted(irregular))):
+        session.execute(insert(_TABLE).from_select(columns, _whole_pass_sums(run.id, chunk)))
+    prefixes: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for chunk in chunked(sorted(sid for sid, use in uses.items() if use.irregular)):
+        for shard, tokens, records in session.execute(_irregular(run.id, chunk)):
             rest = tokens % shard.tokens
             done = records - (tokens - rest) // shard.tokens * shard.records
             if rest == 0:
                 raise _not_prefix(run.id, shard.id)
             for use in prefix_uses(store, shard, rest):  # rest < a pass: passes is 0 or 1
                 if use.author:
-                    _move(sums, shard.source_id, use.author, use.tokens, use.passes)
+                    mine = prefixes[(shard.source_id, use.author)]
+                    mine[0] += use.tokens
+                    mine[1] += use.passes
                 done -= use.passes
             if done != 0:
                 raise _not_prefix(run.id, shard.id)
-    rows = [
-        {"run_id": run.id, "source_id": sid, "author": author, "tokens": t, "records": r}
-        for (sid, author), (t, r) in sorted(sums.items())
-        if t or r
-    ]
-    if rows:
-        session.execute(insert(_TABLE), rows)  # Core executemany: no ORM bookkeeping
+    _add(session, [(run.id, sid, a, t, r) for (sid, a), (t, r) in sorted(prefixes.items())])
+    authored = _authored(session, run.id)
+    unauthored = []
+    for sid, use in sorted(uses.items()):
+        tokens, records = authored.get(sid, (0, 0))
+        if use.tokens - tokens or use.records - records:
+            unauthored.append((run.id, sid, NO_AUTHOR, use.tokens - tokens, use.records - records))
+    _add(session, unauthored)
 
 
-def _move(sums: dict[tuple[int, str], list[int]], sid: int, author: str, t: int, r: int) -> None:
-    """Count ``t`` tokens and ``r`` records of the source for ``author``, not for nobody."""
-    mine, nobody = sums[(sid, author)], sums[(sid, NO_AUTHOR)]
-    mine[0] += t
-    mine[1] += r
-    nobody[0] -= t
-    nobody[1] -= r
+def _add(session: Session, rows: Sequence[tuple[str, int, str, int, int]]) -> None:
+    """Add tokens and records to (run, source, author) rows, creating those not there."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_TABLE)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "source_id", "author"],
+        set_={
+            "tokens": _TABLE.c.tokens + stmt.excluded.tokens,
+            "records": _TABLE.c.records + stmt.excluded.records,
+        },
+    )
+    keys = ("run_id", "source_id", "author", "tokens", "records")
+    session.execute(stmt, [dict(zip(keys, row, strict=True)) for row in rows])
 
 
-def _passes() -> Any:
-    return Consumption.tokens // Shard.tokens
+def _authored(session: Session, run_id: str) -> dict[int, tuple[int, int]]:
+    """Per source, the tokens and records the run's stored author rows account for."""
+    query = (
+        select(
+            AuthorConsumption.source_id,
+            func.sum(AuthorConsumption.tokens),
+            func.sum(AuthorConsumption.records),
+        )
+        .where(AuthorConsumption.run_id == run_id)
+        .group_by(AuthorConsumption.source_id)
+    )
+    return {sid: (int(t), int(r)) for sid, t, r in session.execute(query)}
 
 
-def _consumed(run_id: str, source_ids: Sequence[int]) -> list[Any]:
-    return [
-        Consumption.run_id == run_id,
-        Shard.source_id.in_(source_ids),
-        Consumption.tokens > 0,
-        Shard.tokens > 0,
-    ]
+def _consumed(run_id: str) -> list[Any]:
+    return [Consumption.run_id == run_id, Consumption.tokens > 0, Consumption.shard_tokens > 0]
 
 
 def _whole_pass_sums(run_id: str, source_ids: Sequence[int]) -> Any:
-    """Per (source, author): whole passes x the shard's per-author sums, over the run's shards,
-    and whether any of them was read in part or completed another number of records than
-    passes x records (those shards are opened, or refused, by ``_derive``)."""
-    odd = case(
-        (
-            (Consumption.tokens % Shard.tokens != 0)
-            | (Consumption.records != _passes() * Shard.records),
-            1,
-        ),
-        else_=0,
-    )
+    """(run, source, author, tokens, records): whole passes x the shard's per-author sums, over
+    the run's shards of those sources, as rows of ``author_consumption``.
+
+    The consumption rows carry their shard's source and size, so this joins them to
+    ``shard_authors`` alone, in shard order (``ix_consumption_run_cover``: the lookups follow
+    the primary key of ``shard_authors``, page after page). Records
+    without an author (the key ``""``) are left to the remainder."""
     return (
         select(
-            Shard.source_id,
+            literal(run_id, String()),
+            Consumption.source_id,
             ShardAuthor.author,
-            func.sum(_passes() * ShardAuthor.tokens),
-            func.sum(_passes() * ShardAuthor.records),
-            func.max(odd),
+            func.sum(whole_passes() * ShardAuthor.tokens),
+            func.sum(whole_passes() * ShardAuthor.records),
         )
         .select_from(Consumption)
-        .join(Shard, Shard.id == Consumption.shard_id)
-        .join(ShardAuthor, ShardAuthor.shard_id == Shard.id)
-        .where(*_consumed(run_id, source_ids))
-        .group_by(Shard.source_id, ShardAuthor.author)
+        .join(ShardAuthor, ShardAuthor.shard_id == Consumption.shard_id)
+        .where(
+            *_consumed(run_id),
+            Consumption.source_id.in_(source_ids),
+            whole_passes() > 0,
+            ShardAuthor.author != NO_AUTHOR,
+        )
+        .group_by(Consumption.source_id, ShardAuthor.author)
     )
 
 
@@ -181,11 +195,7 @@ def _irregular(run_id: str, source_ids: Sequence[int]) -> Any:
     return (
         select(Shard, Consumption.tokens, Consumption.records)
         .join(Consumption, Consumption.shard_id == Shard.id)
-        .where(
-            *_consumed(run_id, source_ids),
-            (Consumption.tokens % Shard.tokens != 0)
-            | (Consumption.records != _passes() * Shard.records),
-        )
+        .where(*_consumed(run_id), Consumption.source_id.in_(source_ids), irregular_use() == 1)
     )
 
 

@@ -7,12 +7,14 @@ one at a time), never as ORM objects: a settlement can write 100,000 of them.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import insert, select
+from sqlalchemy import Dialect, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,17 +107,55 @@ def existing_keys(session: Session, keys: Sequence[str], *where: Any) -> set[str
 def insert_entries(session: Session, rows: Sequence[EntryRow]) -> None:
     """Core executemany: ORM objects for 100,000 entries would cost seconds and gigabytes.
 
+    On SQLite the rows go to the driver's ``executemany`` as tuples, each column's value
+    converted once per distinct value by the column type's own bind processor (a settlement's
+    entries share one ``created_at``): SQLAlchemy's per-row parameter handling cost twice what
+    SQLite's inserts do (76,571 entries: 0.83 s against 0.28 s).
+
     Raises:
         Conflict: another transaction wrote one of these keys first (nothing is written).
     """
     if not rows:
         return
+    conn = session.connection()
     try:
-        session.execute(insert(_LEDGER), rows)
+        if conn.dialect.name != "sqlite":
+            session.execute(insert(_LEDGER), rows)
+            return
+        sql, order = _insert_sql(conn.dialect)
+        conn.exec_driver_sql(sql, _driver_rows(conn.dialect, rows, order))
     except IntegrityError as exc:
         raise Conflict(
             "ledger entries with these keys were written concurrently; nothing was written, retry"
         ) from exc
+
+
+def _insert_sql(dialect: Dialect) -> tuple[str, list[str]]:
+    """The compiled insert of every ``EntryRow`` column and its positional parameter order."""
+    compiled = insert(_LEDGER).compile(dialect=dialect, column_keys=list(EntryRow.__annotations__))
+    return str(compiled), list(compiled.positiontup or ())
+
+
+def _driver_rows(dialect: Dialect, rows: Sequence[EntryRow], order: list[str]) -> list[Any]:
+    """The rows as the driver takes them: values in the compiled insert's order, each
+    converted by its column type's bind processor (on SQLite only ``created_at`` has one),
+    once per distinct value."""
+    converters = []
+    for i, name in enumerate(order):
+        process = _LEDGER.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            converters.append((i, functools.cache(process)))
+    values = list(map(operator.itemgetter(*order), rows))
+    if not converters:
+        return values
+    out = []
+    for row in values:
+        mutable = list(row)
+        for i, convert in converters:
+            if mutable[i] is not None:
+                mutable[i] = convert(mutable[i])
+        out.append(tuple(mutable))
+    return out
 
 
 def append_entry(session: Session, row: EntryRow) -> int:

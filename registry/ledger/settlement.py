@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry import audit
 from registry.catalogue.authors import author_contributors
-from registry.db.engine import memory_mapped
+from registry.db.engine import memory_mapped, sorting_threads
 from registry.db.models import LedgerEntry, TrainingRun
 from registry.db.types import utcnow
 from registry.entities.ledger import SettlementOut, SourceSettlementOut
@@ -82,7 +82,7 @@ def settle_run(session: Session, run_id: str, *, store: ShardStore | None = None
             amount owed exceeds what the ledger holds (``money.MAX_LEDGER_MINOR``).
     """
     run = _completed_run(session, run_id)
-    with memory_mapped(session):  # two joins over the run's consumption rows
+    with memory_mapped(session), sorting_threads(session):  # a million-row join and sort
         uses = use_by_source(session, run_id)
         tokens = {sid: u.tokens for sid, u in uses.items()}
         sources = load_terms(session, tokens)

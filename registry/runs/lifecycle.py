@@ -313,6 +313,7 @@ class _ShardFacts:
     records: int
     used_tokens: int | None  # None: the run has no row for the shard yet
     used_records: int
+    source_id: int
 
 
 def _shard_facts(
@@ -340,14 +341,15 @@ def _shard_facts(
                 Shard.records,
                 Consumption.tokens,
                 Consumption.records,
+                Shard.source_id,
             )
             .join(Shard, Shard.id == ManifestShard.shard_id)
             .outerjoin(Consumption, used)
             .where(ManifestShard.manifest_hash == row.manifest_hash)
             .where(ManifestShard.shard_id.in_(chunk))
         )
-        for sid, size_t, size_r, used_t, used_r in session.execute(query):
-            facts[sid] = _ShardFacts(size_t, size_r, used_t, used_r or 0)
+        for sid, size_t, size_r, used_t, used_r, source_id in session.execute(query):
+            facts[sid] = _ShardFacts(size_t, size_r, used_t, used_r or 0, source_id)
     strangers = [s for s in ids if s not in facts]
     if strangers:
         raise InvalidInput(f"shard {strangers[0]} is not in manifest {row.manifest_hash}")
@@ -511,7 +513,8 @@ def record_progress(session: Session, ref: str, progress: Progress) -> RunOut:
             insert(Consumption),
             [
                 {"run_id": row.id, "shard_id": s, "tokens": totals[s][0],
-                 "records": totals[s][1], "updated_at": now}
+                 "records": totals[s][1], "updated_at": now, "source_id": facts[s].source_id,
+                 "shard_tokens": facts[s].tokens, "shard_records": facts[s].records}
                 for s in new
             ],
         )  # fmt: skip

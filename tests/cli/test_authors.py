@@ -9,8 +9,9 @@ from pathlib import Path
 from sqlalchemy import Engine, insert
 
 from registry.db.engine import transaction
-from registry.db.models import Consumption, Shard, TrainingRun
+from registry.db.models import Shard, TrainingRun
 from tests.conftest import Cli, snapshot
+from tests.registry.factories import consume
 
 SOURCE = ["source", "add", "forum", "--uri", "https://forum.example", "--kind",
           "user-contributed", "--licence", "MIT", "--terms", "per-mtok:1000:EUR"]  # fmt: skip
@@ -50,8 +51,7 @@ def test_pay_authors_link_and_usage(cli: Cli, engine: Engine, tmp_path: Path) ->
             "id": "r1", "manifest_hash": manifest, "status": "completed", "config": "{}",
             "seed": 0, "tokenizer": "provreg.bytes/1", "code_version": "t", "steps_done": 1,
         }])  # fmt: skip
-        s.execute(insert(Consumption), [{"run_id": "r1", "shard_id": shard, "tokens": 200,
-                                         "records": 4}])  # fmt: skip
+        consume(s, "r1", {shard: (200, 4)})
     cli("settle", "r1")  # 200 tokens = 20 cents: authors 10 (ann 1, robert 9), pub 10
     statement = json.loads(cli("statement", "robert", "--format", "json").output)
     assert statement["totals"][0]["amount_minor"] == 9

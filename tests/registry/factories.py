@@ -96,3 +96,28 @@ def crawl(
                        kind="web-crawl", licence="MIT", crawler="ExampleBot"))  # fmt: skip
     ingest_paths(session, store, [path], source="crawl", dataset="crawl", fields=fields,
                  shard_size=shard_size)  # fmt: skip
+
+
+def consume(session: Session, run_id: str, used: dict[str, tuple[int, int]]) -> None:
+    """Consumption rows of a run, {shard id: (tokens, records)}, written as a test's fixture
+    (the trainer's path is ``runs.record_progress``); each row copies its shard's source and
+    size, as the schema's foreign key requires."""
+    from sqlalchemy import insert
+
+    from registry.db.models import Consumption
+
+    facts = {
+        sid: (source_id, tokens, records)
+        for sid, source_id, tokens, records in session.execute(
+            select(Shard.id, Shard.source_id, Shard.tokens, Shard.records).where(Shard.id.in_(used))
+        )
+    }
+    session.execute(
+        insert(Consumption),
+        [
+            {"run_id": run_id, "shard_id": sid, "tokens": t, "records": r,
+             "source_id": facts[sid][0], "shard_tokens": facts[sid][1],
+             "shard_records": facts[sid][2]}
+            for sid, (t, r) in used.items()
+        ],
+    )  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from registry.catalogue import contributors, sources
-from registry.db.models import Consumption, Disclosure, ShardRecordKey, TrainingRun, Weights
+from registry.db.models import Disclosure, ShardRecordKey, TrainingRun, Weights
 from registry.entities.manifests import ManifestIn
 from registry.manifests import create_manifest
 from registry.shards.format import ids_for
@@ -22,6 +22,7 @@ from registry.shards.ingest import ingest_paths
 from registry.shards.record_fields import RecordFields
 from registry.shards.record_keys import record_key
 from registry.shards.store import ShardStore
+from tests.registry.factories import consume
 
 FIELDS = RecordFields(url="url", author="author")
 
@@ -117,10 +118,7 @@ def run(s: Any, run_id: str, manifest: str, consumed: dict[str, tuple[int, int]]
         "tokenizer": "provreg.bytes/1", "code_version": "test", "steps_done": steps,
     }])  # fmt: skip
     if consumed:
-        s.execute(insert(Consumption), [
-            {"run_id": run_id, "shard_id": k, "tokens": t, "records": r}
-            for k, (t, r) in consumed.items()
-        ])  # fmt: skip
+        consume(s, run_id, consumed)
 
 
 def build(tx: Callable[..., Any], tmp: Path) -> World:

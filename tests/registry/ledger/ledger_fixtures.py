@@ -13,7 +13,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry.catalogue import contributors, sources
-from registry.db.models import Consumption, Contributor, Manifest, ManifestShard, Shard, TrainingRun
+from registry.db.models import Contributor, Manifest, ManifestShard, Shard, TrainingRun
+from tests.registry.factories import consume
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -116,11 +117,5 @@ def run(
         ],
     )
     if consumed:
-        session.execute(
-            insert(Consumption),
-            [
-                {"run_id": run_id, "shard_id": s, "tokens": t, "records": 1}
-                for s, t in consumed.items()
-            ],
-        )
+        consume(session, run_id, {s: (t, 1) for s, t in consumed.items()})
     return run_id

@@ -19,7 +19,6 @@ from registry import ledger
 from registry.catalogue import authors, contributors, sources
 from registry.db.models import (
     AuthorConsumption,
-    Consumption,
     Contributor,
     LedgerEntry,
     SourceAuthor,
@@ -32,6 +31,7 @@ from registry.shards.ingest import ingest_paths
 from registry.shards.record_fields import RecordFields
 from registry.shards.store import ShardStore
 from tests.conftest import snapshot
+from tests.registry.factories import consume
 
 RECORDS = [("ann", "a" * 9), ("bob", "b" * 19), ("", "c" * 29), ("ann", "d" * 39)]
 URLS = [f"https://forum.example/{i}" for i in range(4)]
@@ -81,10 +81,7 @@ def _run(tx: Any, run_id: str, manifest: str, shard: str, tokens: int, records: 
             "id": run_id, "manifest_hash": manifest, "status": "completed", "config": "{}",
             "seed": 0, "tokenizer": "provreg.bytes/1", "code_version": "test", "steps_done": 1,
         }])  # fmt: skip
-        s.execute(
-            insert(Consumption),
-            [{"run_id": run_id, "shard_id": shard, "tokens": tokens, "records": records}],
-        )
+        consume(s, run_id, {shard: (tokens, records)})
 
 
 def _paid(tx: Any, run_id: str) -> dict[str, int]:
@@ -255,10 +252,7 @@ def test_one_person_in_two_sources_gets_one_statement(session_factory: Any, tmp_
             authors.link_author(s, key, "robert")
     _run(session_factory, "r4", m2.hash, shard, 1000, 40)  # 10 passes: 100 cents, bob 200 tokens
     with session_factory() as s:
-        s.execute(
-            insert(Consumption),
-            [{"run_id": "r4", "shard_id": other, "tokens": 100, "records": 2}],  # 10 cents
-        )
+        consume(s, "r4", {other: (100, 2)})  # 10 cents
     with session_factory() as s:
         ledger.settle_run(s, "r4", store=store)
         out = ledger.statement(s, "robert")
