@@ -181,3 +181,65 @@ def test_0012_freezes_the_record_figures_of_the_manifests_that_exist(engine: Eng
     ):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(sa.text(statement))
+
+
+def test_0013_copies_each_shards_source_and_size_onto_its_consumption_rows(engine: Engine) -> None:
+    """The backfill copies the shard's facts, the author rows survive the table's rebuild, and
+    afterwards the composite foreign key refuses a row whose copy is not its shard's."""
+    migrate.downgrade(engine, "0012")
+    ins = sa.text
+    with engine.begin() as conn:
+        conn.execute(ins(
+            "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
+            "pii, consent_status, status, created_at) VALUES ('s', 'u', 'web-crawl', 'MIT', false, "
+            "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        conn.execute(
+            ins(
+                "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, "
+                "status, created_at) VALUES (:id, 1, 1, :r, :t, 'provreg-shard-v2', 'u', 'active', "
+                "CURRENT_TIMESTAMP)"
+            ),
+            [{"id": "a" * 64, "r": 3, "t": 9}, {"id": "b" * 64, "r": 2, "t": 5}],
+        )
+        conn.execute(ins("INSERT INTO shard_authors VALUES (:s, 'ann', 1, 4)"), [{"s": "a" * 64}])
+        conn.execute(ins(
+            "INSERT INTO manifests (hash, name, intended_use, merkle_root, shard_count, "
+            "total_bytes, total_records, total_tokens, document, created_at) VALUES "
+            f"('{'1' * 64}', 'm', 'research', '{'1' * 64}', 2, 2, 5, 14, '{{}}', CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        conn.execute(ins(
+            "INSERT INTO training_runs (id, manifest_hash, status, config, seed, started_at, tokenizer, "
+            f"code_version, steps_done) VALUES ('r', '{'1' * 64}', 'completed', '{{}}', 0, CURRENT_TIMESTAMP, "
+            "'provreg.bytes/1', 't', 1)"
+        ))  # fmt: skip
+        conn.execute(
+            ins(
+                "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at) "
+                "VALUES ('r', :s, :t, :r, CURRENT_TIMESTAMP)"
+            ),
+            [{"s": "a" * 64, "t": 18, "r": 6}, {"s": "b" * 64, "t": 3, "r": 1}],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        copied = conn.execute(ins(
+            "SELECT shard_id, tokens, records, source_id, shard_tokens, shard_records "
+            "FROM consumption ORDER BY shard_id"
+        )).all()  # fmt: skip
+        authors = conn.execute(ins("SELECT shard_id, author, records, tokens FROM shard_authors"))
+        assert [tuple(r) for r in authors] == [("a" * 64, "ann", 1, 4)]
+    assert [tuple(r) for r in copied] == [("a" * 64, 18, 6, 1, 9, 3), ("b" * 64, 3, 1, 1, 5, 2)]
+    wrong = (
+        "INSERT INTO consumption (run_id, shard_id, tokens, records, updated_at, source_id, "
+        "shard_tokens, shard_records) VALUES ('r2', :s, 1, 0, CURRENT_TIMESTAMP, 1, :t, 3)"
+    )
+    with engine.begin() as conn:
+        conn.execute(ins(
+            "INSERT INTO training_runs (id, manifest_hash, status, config, seed, started_at, tokenizer, "
+            f"code_version, steps_done) VALUES ('r2', '{'1' * 64}', 'running', '{{}}', 0, CURRENT_TIMESTAMP, "
+            "'provreg.bytes/1', 't', 1)"
+        ))  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(ins(wrong), {"s": "a" * 64, "t": 8})  # shard a holds 9 tokens, not 8
+    with engine.begin() as conn:
+        conn.execute(ins(wrong), {"s": "a" * 64, "t": 9})  # the true copy is accepted
