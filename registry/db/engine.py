@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -40,38 +40,35 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 @contextmanager
-def memory_mapped(session: Session) -> Iterator[None]:
+def _sqlite_pragma(session: Session, name: str, within: object, after: object) -> Iterator[None]:
+    """``PRAGMA name=within`` on ``session``'s connection for the block, ``after`` once it
+    ends; nothing on other databases."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA {name}={within}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA {name}={after}")
+
+
+def memory_mapped(session: Session) -> AbstractContextManager[None]:
     """Within the block, SQLite reads ``session``'s pages through a memory map (up to SQLite's
     2 GiB cap), not one ``pread()`` each from its 2 MB page cache: for the few batch queries
     that probe an index a million times (settling a run spent half its time in system calls).
     Not engine-wide: mapped pages count in the process's resident size, which a long ingest or
     a manifest creation would then carry (bench.manifest: 616 MiB -> 1,440 MiB peak RSS)."""
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    conn.exec_driver_sql(f"PRAGMA mmap_size={MMAP_SIZE}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql("PRAGMA mmap_size=0")
+    return _sqlite_pragma(session, "mmap_size", MMAP_SIZE, 0)
 
 
-@contextmanager
-def sorting_threads(session: Session) -> Iterator[None]:
+def sorting_threads(session: Session) -> AbstractContextManager[None]:
     """Within the block, SQLite may sort with helper threads (``PRAGMA threads``, up to the
     machine's cores, at most 4): a GROUP BY over a million joined rows is a sort, and settling
     a run's per-author sums took 1.2 s on one thread, 0.78 s on two (two cores). Off again
     after the block, like ``memory_mapped``."""
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    conn.exec_driver_sql(f"PRAGMA threads={min(4, os.cpu_count() or 1)}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql("PRAGMA threads=0")
+    return _sqlite_pragma(session, "threads", min(4, os.cpu_count() or 1), 0)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

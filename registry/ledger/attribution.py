@@ -100,18 +100,18 @@ def _derive(
     for chunk in chunked(sorted(uses)):
         session.execute(insert(_TABLE).from_select(columns, _whole_pass_sums(run.id, chunk)))
     prefixes: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
-    for chunk in chunked(sorted(sid for sid, use in uses.items() if use.irregular)):
+    for chunk in chunked(sorted(sid for sid, u in uses.items() if u.irregular)):
         for shard, tokens, records in session.execute(_irregular(run.id, chunk)):
             rest = tokens % shard.tokens
             done = records - (tokens - rest) // shard.tokens * shard.records
             if rest == 0:
                 raise _not_prefix(run.id, shard.id)
-            for use in prefix_uses(store, shard, rest):  # rest < a pass: passes is 0 or 1
-                if use.author:
-                    mine = prefixes[(shard.source_id, use.author)]
-                    mine[0] += use.tokens
-                    mine[1] += use.passes
-                done -= use.passes
+            for record in prefix_uses(store, shard, rest):  # rest < a pass: passes is 0 or 1
+                if record.author:
+                    mine = prefixes[(shard.source_id, record.author)]
+                    mine[0] += record.tokens
+                    mine[1] += record.passes
+                done -= record.passes
             if done != 0:
                 raise _not_prefix(run.id, shard.id)
     _add(session, [(run.id, sid, a, t, r) for (sid, a), (t, r) in sorted(prefixes.items())])

@@ -111,15 +111,20 @@ def test_0011_flags_the_shards_already_in_the_record_key_index(engine: Engine) -
     assert {k: bool(v) for k, v in flags.items()} == {"a" * 64: True, "b" * 64: False}
 
 
+def _a_source(conn: sa.Connection) -> None:
+    """Source 1, as a revision's own SQL writes it (the models may have moved on)."""
+    conn.execute(sa.text(
+        "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
+        "pii, consent_status, status, created_at) VALUES ('s', 'u', 'web-crawl', 'MIT', false, "
+        "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
+    ))  # fmt: skip
+
+
 def test_0012_freezes_the_record_figures_of_the_manifests_that_exist(engine: Engine) -> None:
     migrate.downgrade(engine, "0011")
     ins = sa.text
     with engine.begin() as conn:
-        conn.execute(ins(
-            "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
-            "pii, consent_status, status, created_at) VALUES ('s', 'u', 'web-crawl', 'MIT', false, "
-            "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
-        ))  # fmt: skip
+        _a_source(conn)
         conn.execute(
             ins(
                 "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, "
@@ -189,11 +194,7 @@ def test_0013_copies_each_shards_source_and_size_onto_its_consumption_rows(engin
     migrate.downgrade(engine, "0012")
     ins = sa.text
     with engine.begin() as conn:
-        conn.execute(ins(
-            "INSERT INTO sources (name, uri, kind, licence_expression, tdm_checked, tdm_respected, "
-            "pii, consent_status, status, created_at) VALUES ('s', 'u', 'web-crawl', 'MIT', false, "
-            "false, false, 'unknown', 'active', CURRENT_TIMESTAMP)"
-        ))  # fmt: skip
+        _a_source(conn)
         conn.execute(
             ins(
                 "INSERT INTO shards (id, source_id, bytes, records, tokens, format, store_uri, "
