@@ -28,16 +28,19 @@ def insert_new(
     transaction inserted first are skipped, not an error)."""
     if not rows:
         return []
+    targets = {"index_elements": list(key)} if key is not None else {}
+    stmt = conflict_insert(session, model).on_conflict_do_nothing(**targets).returning(*returning)
+    return list(session.execute(stmt, list(rows)))
+
+
+def conflict_insert(session: Session, table: Any) -> Any:
+    """``INSERT`` into ``table`` (a model or a Core table) in the session's dialect, the
+    construct that takes ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = session.get_bind().dialect.name
-    insert: Any
     if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert
-    else:  # pragma: no cover - the registry runs on SQLite and PostgreSQL
-        raise NotImplementedError(f"no ON CONFLICT insert for {dialect}")
-    targets = {"index_elements": list(key)} if key is not None else {}
-    stmt = insert(model).on_conflict_do_nothing(**targets).returning(*returning)
-    return list(session.execute(stmt, list(rows)))
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no ON CONFLICT insert for {dialect}")  # pragma: no cover

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from registry.db.chunks import chunked
 from registry.db.models import AuthorConsumption, Consumption, Shard, ShardAuthor, TrainingRun
+from registry.db.upsert import conflict_insert
 from registry.errors import Conflict, InvalidInput
 from registry.ledger.consumption import SourceUse, irregular_use, whole_passes
 from registry.shards.format import FORMAT_V2
@@ -128,10 +129,7 @@ def _add(session: Session, rows: Sequence[tuple[str, int, str, int, int]]) -> No
     """Add tokens and records to (run, source, author) rows, creating those not there."""
     if not rows:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(_TABLE)
+    stmt = conflict_insert(session, _TABLE)
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "source_id", "author"],
         set_={
